@@ -1,0 +1,17 @@
+"""xentfast: exact and fast entropy, cross-entropy, sigmoid and softmax for NumPy arrays.
+
+The public functions are listed once, in ``xentfast._registry.FUNCTIONS``;
+``xentfast.reference`` holds a pure-NumPy twin of each.
+"""
+from xentfast._config import __version__, get_num_threads, set_num_threads, show_config
+from xentfast.activations import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus
+from xentfast.information import binary_entropy, cross_entropy, entropy, kl_divergence
+from xentfast.losses import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                             softmax_cross_entropy)
+
+__all__ = [
+    "sigmoid", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
+    "entropy", "binary_entropy", "cross_entropy", "kl_divergence",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy",
+    "set_num_threads", "get_num_threads", "show_config", "__version__",
+]

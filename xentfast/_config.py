@@ -1,0 +1,67 @@
+"""Thread count and build configuration."""
+import os
+import platform
+import sys
+
+import numpy as np
+
+from xentfast import _build_info
+
+__version__ = "0.1.0"
+
+
+def _usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _threads_from_environment():
+    """XENTFAST_NUM_THREADS, else OMP_NUM_THREADS (first level), else the usable cores."""
+    for variable in ("XENTFAST_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(variable, "").split(",")[0].strip()
+        if value:
+            try:
+                n = int(value)
+            except ValueError:
+                continue
+            if n >= 1:
+                return n
+    return _usable_cores()
+
+
+_num_threads = _threads_from_environment()
+
+
+def set_num_threads(n):
+    """Set how many threads the kernels may use (at least 1)."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"the number of threads must be an integer >= 1, got {n!r}")
+    _num_threads = int(n)
+
+
+def get_num_threads():
+    """How many threads the kernels use: 1 in a build without OpenMP."""
+    return _num_threads if _build_info.HAVE_OPENMP else 1
+
+
+def show_config(print_out=True):
+    """Report the version, compiler, OpenMP, threads and kernel set; return them as a dict."""
+    config = {
+        "xentfast": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "compiler": _build_info.COMPILER,
+        "openmp": _build_info.HAVE_OPENMP,
+        "threads": get_num_threads(),
+        "usable cores": _usable_cores(),
+        "kernel set": _build_info.KERNEL_SET,
+    }
+    if print_out:
+        width = max(map(len, config))
+        for key, value in config.items():
+            print(f"{key:>{width}}: {value}")
+    return config

@@ -1,0 +1,273 @@
+# Layer 2 kernels for the cross-entropy losses and their gradients.
+#
+# Arrays arrive flat and C-contiguous.  An optional array (weight, pos_weight,
+# class_weight, per-element loss or gradient output) is passed with length 0
+# when absent.  Reductions write one partial sum per block of BLOCK elements
+# (or rows) and add the block sums with compensation at the end, so the total
+# does not depend on the thread count.  For reduction="mean" the caller passes
+# the denominator: the loss is divided by it and gradients are scaled by its
+# reciprocal.
+from cython.parallel cimport prange
+import numpy as np
+from cython cimport floating
+from libc.math cimport exp, log, log1p, fabs, INFINITY, NAN
+
+from xentfast._scalar cimport (log1p_exp_neg_abs, xlogy, xlog1py, compensated_add,
+                               compensated_result)
+from xentfast._parallel cimport threads_for, BLOCK
+from xentfast._rows cimport RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF
+
+
+cdef inline Py_ssize_t n_blocks(Py_ssize_t n) noexcept nogil:
+    return (n + BLOCK - 1) // BLOCK
+
+
+cdef inline double sum_of_blocks(const double[::1] block_sums) noexcept nogil:
+    cdef double total = 0.0, compensation = 0.0
+    cdef Py_ssize_t b
+    for b in range(block_sums.shape[0]):
+        compensated_add(&total, &compensation, block_sums[b])
+    return compensated_result(total, compensation)
+
+
+def weight_total(const floating[::1] weight):
+    """Sum of the weights, for the denominator of reduction="mean"."""
+    cdef Py_ssize_t b, i, n = weight.shape[0]
+    cdef double[::1] block_sums = np.empty(n_blocks(n))
+    cdef double acc, total
+    with nogil:
+        for b in range(n_blocks(n)):
+            acc = 0.0
+            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+                acc += weight[i]
+            block_sums[b] = acc
+        total = sum_of_blocks(block_sums)
+    return total
+
+
+def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1] weight,
+                              const floating[::1] class_weight, Py_ssize_t ignore_index,
+                              bint has_ignore_index):
+    """Sum over samples not ignored of weight[s] * class_weight[targets[s]]."""
+    cdef Py_ssize_t b, i, n = targets.shape[0]
+    cdef double[::1] block_sums = np.empty(n_blocks(n))
+    cdef bint has_weight = weight.shape[0] > 0, has_class_weight = class_weight.shape[0] > 0
+    cdef double acc, w, total
+    with nogil:
+        for b in range(n_blocks(n)):
+            acc = 0.0
+            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+                if has_ignore_index and targets[i] == ignore_index:
+                    continue
+                w = weight[i] if has_weight else 1.0
+                if has_class_weight:
+                    w *= class_weight[targets[i]]
+                acc += w
+            block_sums[b] = acc
+        total = sum_of_blocks(block_sums)
+    return total
+
+
+# --- binary cross-entropy ---------------------------------------------------
+
+cdef inline double bce_probs_term(double q, double y) noexcept nogil:
+    # -(y log q + (1 - y) log(1 - q)); a term whose coefficient is 0 is 0.
+    return -(xlogy(y, q) + xlog1py(1.0 - y, -q))
+
+
+def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] targets,
+                                const floating[::1] weight, floating[::1] loss_out,
+                                double denominator, int n_threads):
+    """Per-element losses into loss_out (when it has length n), else their sum / denominator."""
+    cdef Py_ssize_t b, i, n = probs.shape[0]
+    cdef double[::1] block_sums = np.empty(n_blocks(n))
+    cdef bint has_weight = weight.shape[0] > 0, per_element = loss_out.shape[0] > 0
+    cdef double acc, loss, total
+    with nogil:
+        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+            acc = 0.0
+            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+                loss = bce_probs_term(probs[i], targets[i])
+                if has_weight:
+                    loss = weight[i] * loss
+                if per_element:
+                    loss_out[i] = <floating>loss
+                else:
+                    acc = acc + loss
+            if not per_element:
+                block_sums[b] = acc
+        total = NAN if per_element else sum_of_blocks(block_sums) / denominator
+    return total
+
+
+cdef inline double bce_logits_loss_and_grad(double z, double y, double pos_weight,
+                                            double* grad) noexcept nogil:
+    # loss = -(pw y log σ(z) + (1 - y) log σ(-z)),  dloss/dz = (1 - y) σ(z) - pw y σ(-z).
+    # log σ(±z) = min(±z, 0) - log(1 + e^-|z|) share one log1p(exp), and σ(±z)
+    # are both formed from e^-|z| without 1 - σ, so neither cancels.
+    cdef double e = exp(-fabs(z))
+    cdef double log_term = log1p(e)
+    cdef double pos_coef = pos_weight * y, neg_coef = 1.0 - y
+    cdef double loss = 0.0, sig_pos, sig_neg
+    if pos_coef != 0.0:
+        loss -= pos_coef * ((z if z < 0.0 else 0.0) - log_term)
+    if neg_coef != 0.0:
+        loss -= neg_coef * ((-z if z > 0.0 else 0.0) - log_term)
+    if z >= 0.0:
+        sig_pos = 1.0 / (1.0 + e)
+        sig_neg = e * sig_pos
+    else:
+        sig_neg = 1.0 / (1.0 + e)
+        sig_pos = e * sig_neg
+    grad[0] = neg_coef * sig_pos - pos_coef * sig_neg
+    return loss
+
+
+def binary_cross_entropy_with_logits_kernel(
+        const floating[::1] logits, const floating[::1] targets, const floating[::1] weight,
+        const floating[::1] pos_weight, floating[::1] loss_out, floating[::1] grad_out,
+        double denominator, int n_threads):
+    """Losses (per element into loss_out, else sum / denominator) and, when grad_out
+    has length n, the gradient of that loss with respect to the logits."""
+    cdef Py_ssize_t b, i, n = logits.shape[0]
+    cdef double[::1] block_sums = np.empty(n_blocks(n))
+    cdef bint has_weight = weight.shape[0] > 0, has_pos_weight = pos_weight.shape[0] > 0
+    cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
+    cdef double acc, loss, grad, w, total
+    cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
+    with nogil:
+        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+            acc = 0.0
+            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+                loss = bce_logits_loss_and_grad(
+                    logits[i], targets[i], pos_weight[i] if has_pos_weight else 1.0, &grad)
+                w = weight[i] if has_weight else 1.0
+                if has_weight:
+                    loss = w * loss
+                if want_grad:
+                    grad_out[i] = <floating>(w * grad * grad_scale)
+                if per_element:
+                    loss_out[i] = <floating>loss
+                else:
+                    acc = acc + loss
+            if not per_element:
+                block_sums[b] = acc
+        total = NAN if per_element else sum_of_blocks(block_sums) / denominator
+    return total
+
+
+# --- softmax cross-entropy ----------------------------------------------------
+
+cdef inline double target_coefficient(Py_ssize_t j, Py_ssize_t target, const floating* probs,
+                                      const floating* class_weight, double hot,
+                                      double smooth) noexcept nogil:
+    # a_j = class_weight[j] * t_j with the smoothed target
+    # t_j = hot * target_j + smooth, hot = 1 - ε, smooth = ε / k.
+    cdef double a
+    if probs != NULL:
+        a = hot * probs[j] + smooth
+    elif j == target:
+        a = hot + smooth
+    else:
+        a = smooth
+    if class_weight != NULL:
+        a *= class_weight[j]
+    return a
+
+
+cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t target,
+                                    const floating* probs, const floating* class_weight,
+                                    double hot, double smooth, double w, floating* grad,
+                                    double grad_scale) noexcept nogil:
+    # loss = -w Σ_j a_j log_softmax(z)_j = w (A log(1 + s) - Σ_j a_j (z_j - m)),
+    # with A = Σ_j a_j; both parts are >= 0, so nothing cancels.
+    # grad_j = w (A softmax(z)_j - a_j).
+    cdef RowNormalizer row = normalize_row(z, k)
+    cdef Py_ssize_t j
+    cdef double a, a_total = 0.0, shifted = 0.0, loss, inv_total
+    if row.kind == ROW_FINITE:
+        for j in range(k):
+            a = target_coefficient(j, target, probs, class_weight, hot, smooth)
+            a_total += a
+            if a != 0.0:
+                shifted += a * (z[j] - row.max)
+        loss = w * (a_total * row.log1p_rest - shifted)
+        if grad != NULL:
+            inv_total = 1.0 / (1.0 + row.rest)
+            for j in range(k):
+                a = target_coefficient(j, target, probs, class_weight, hot, smooth)
+                grad[j] = <floating>(w * (a_total * exp(z[j] - row.max) * inv_total - a)
+                                     * grad_scale)
+        return loss
+    if row.kind == ROW_ONE_POS_INF:
+        # log_softmax is 0 at the +inf entry and -inf elsewhere; softmax is one-hot.
+        loss = 0.0
+        for j in range(k):
+            a = target_coefficient(j, target, probs, class_weight, hot, smooth)
+            a_total += a
+            if a != 0.0 and j != row.argmax:
+                loss = INFINITY
+        loss = w * loss
+        if grad != NULL:
+            for j in range(k):
+                a = target_coefficient(j, target, probs, class_weight, hot, smooth)
+                grad[j] = <floating>(w * ((a_total if j == row.argmax else 0.0) - a)
+                                     * grad_scale)
+        return loss
+    # nan somewhere, several +inf, or all -inf: no limit exists.
+    if grad != NULL:
+        for j in range(k):
+            grad[j] = <floating>NAN
+    return NAN
+
+
+def softmax_cross_entropy_kernel(
+        const floating[::1] logits, Py_ssize_t k, const Py_ssize_t[::1] index_targets,
+        const floating[::1] prob_targets, const floating[::1] weight,
+        const floating[::1] class_weight, double label_smoothing, Py_ssize_t ignore_index,
+        bint has_ignore_index, floating[::1] loss_out, floating[::1] grad_out,
+        double denominator, int n_threads):
+    """Softmax cross-entropy of the rows of logits (m, k), flattened.
+
+    Targets are index_targets (length m) or prob_targets (length m*k), the
+    other one empty.  Per-sample losses go to loss_out when it has length m,
+    else the sum / denominator is returned; grad_out (length m*k) gets the
+    gradient when given.
+    """
+    cdef Py_ssize_t b, r, j, m = logits.shape[0] // k
+    cdef double[::1] block_sums = np.empty(n_blocks(m))
+    cdef bint use_index = index_targets.shape[0] > 0, has_weight = weight.shape[0] > 0
+    cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
+    cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
+    cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
+    cdef double acc, loss, total
+    cdef Py_ssize_t target
+    cdef const floating* z_base = &logits[0] if logits.shape[0] > 0 else NULL
+    cdef const floating* probs_base = NULL if use_index or m == 0 else &prob_targets[0]
+    cdef const floating* cw = &class_weight[0] if class_weight.shape[0] > 0 else NULL
+    cdef floating* grad_base = &grad_out[0] if want_grad else NULL
+    with nogil:
+        for b in prange(n_blocks(m), schedule="static",
+                        num_threads=threads_for(m * k, n_threads)):
+            acc = 0.0
+            for r in range(b * BLOCK, min(b * BLOCK + BLOCK, m)):
+                target = index_targets[r] if use_index else -1
+                if use_index and has_ignore_index and target == ignore_index:
+                    loss = 0.0
+                    if want_grad:
+                        for j in range(k):
+                            grad_base[r * k + j] = 0
+                else:
+                    loss = softmax_row_loss(
+                        z_base + r * k, k, target,
+                        NULL if use_index else probs_base + r * k, cw, hot, smooth,
+                        weight[r] if has_weight else 1.0,
+                        grad_base + r * k if want_grad else NULL, grad_scale)
+                if per_element:
+                    loss_out[r] = <floating>loss
+                else:
+                    acc = acc + loss
+            if not per_element:
+                block_sums[b] = acc
+        total = NAN if per_element else sum_of_blocks(block_sums) / denominator
+    return total

@@ -1,0 +1,75 @@
+# Layer 1: scalar math, in double precision, inlined into every loop.
+#
+# float32 kernels call these too and round once at the end, which keeps them
+# within one float32 ulp.  Everything here is `noexcept nogil` so the loops
+# never touch the GIL.
+from libc.math cimport exp, log, log1p, fabs, isnan, isfinite, INFINITY, NAN
+
+
+cdef inline double log1p_exp_neg_abs(double x) noexcept nogil:
+    # log(1 + e^-|x|): the shared term of log_sigmoid and softplus, in (0, log 2].
+    return log1p(exp(-fabs(x)))
+
+
+cdef inline double log_sigmoid(double x) noexcept nogil:
+    # log σ(x) = min(x, 0) - log(1 + e^-|x|); no overflow, no cancellation.
+    # (A plain comparison, not fmin, so that nan propagates.)
+    return (x if x < 0.0 else 0.0) - log1p_exp_neg_abs(x)
+
+
+cdef inline double softplus(double x) noexcept nogil:
+    # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)
+    return (x if x > 0.0 else 0.0) + log1p_exp_neg_abs(x)
+
+
+cdef inline double sigmoid(double x) noexcept nogil:
+    # Evaluate on the side where e^-|x| <= 1 so nothing overflows.
+    cdef double e
+    if x >= 0.0:
+        return 1.0 / (1.0 + exp(-x))
+    e = exp(x)
+    return e / (1.0 + e)
+
+
+cdef inline double xlogy(double x, double y) noexcept nogil:
+    # x log y with 0 log y = 0 for every y, including 0.
+    if x == 0.0:
+        return 0.0
+    return x * log(y)
+
+
+cdef inline double xlog1py(double x, double y) noexcept nogil:
+    # x log(1 + y) with 0 log(1 + y) = 0.
+    if x == 0.0:
+        return 0.0
+    return x * log1p(y)
+
+
+cdef inline double log_ratio(double p, double q) noexcept nogil:
+    # log(p / q) for p, q in [0, 1] without losing digits when p ≈ q:
+    # within a factor 2, p - q is exact (Sterbenz) and log1p keeps it;
+    # further apart, log(p / q) is accurate unless p / q over- or underflows.
+    cdef double r
+    if 0.5 * q <= p <= 2.0 * q:
+        return log1p((p - q) / q)
+    r = p / q
+    if r > 2.2250738585072014e-308 and r < INFINITY:
+        return log(r)
+    return log(p) - log(q)
+
+
+cdef inline void compensated_add(double* total, double* compensation, double value) noexcept nogil:
+    # Neumaier's compensated summation step.
+    cdef double t = total[0] + value
+    if fabs(total[0]) >= fabs(value):
+        compensation[0] += (total[0] - t) + value
+    else:
+        compensation[0] += (value - t) + total[0]
+    total[0] = t
+
+
+cdef inline double compensated_result(double total, double compensation) noexcept nogil:
+    # An infinite or nan total has a meaningless (nan) compensation.
+    if isfinite(total):
+        return total + compensation
+    return total

@@ -1,0 +1,52 @@
+"""Entropy, cross-entropy and KL divergence of distributions.
+
+Layer 3: check and lay out the arguments, then call the compiled kernels in
+``_information``.  No math here.  p and q are taken as given: never
+renormalised.  Entries must lie in [0, 1]; nan propagates.
+"""
+from xentfast import _checks, _information, _layout
+from xentfast._config import get_num_threads
+
+
+def _reduce_rows(kernel, arrays, axis, base):
+    log_base = _checks.log_of_base(base) or 1.0
+    first = arrays[0]
+    axis = _checks.normalize_axis(axis, first.ndim)
+    laid_out = [_layout.rows(a, axis) for a in arrays]
+    k, moved_shape = laid_out[0][1], laid_out[0][2]
+    result = _layout.output_buffer(None, moved_shape[:-1], first.dtype)
+    kernel(*(data for data, _, _ in laid_out), k, result.reshape(-1), log_base,
+           get_num_threads())
+    return _layout.finish(result, None)
+
+
+def entropy(p, axis=-1, base=None):
+    """H(p) = -Σ p log p along ``axis``, with 0 log 0 = 0.  ``base=2`` gives bits."""
+    p = _checks.prepare_probabilities(p, "p")
+    return _reduce_rows(_information.entropy_rows, (p,), axis, base)
+
+
+def cross_entropy(p, q, axis=-1, base=None):
+    """H(p, q) = -Σ p log q along ``axis``; p is the true distribution.
+
+    Terms with p = 0 are 0; a term with p > 0 and q = 0 is +inf.  p and q
+    broadcast against each other.
+    """
+    p, q = _checks.prepare_distribution_pair(p, q)
+    return _reduce_rows(_information.cross_entropy_rows, (p, q), axis, base)
+
+
+def kl_divergence(p, q, axis=-1, base=None):
+    """D(p || q) = Σ p log(p / q) = H(p, q) - H(p) along ``axis``."""
+    p, q = _checks.prepare_distribution_pair(p, q)
+    return _reduce_rows(_information.kl_divergence_rows, (p, q), axis, base)
+
+
+def binary_entropy(p, base=None):
+    """Elementwise entropy of Bernoulli(p): -(p log p + (1 - p) log(1 - p))."""
+    p = _checks.prepare_probabilities(p, "p")
+    log_base = _checks.log_of_base(base) or 1.0
+    flat_p = _layout.flat(p)
+    result = _layout.output_buffer(None, p.shape, p.dtype)
+    _information.binary_entropy_map(flat_p, result.reshape(-1), log_base, get_num_threads())
+    return _layout.finish(result, None)

@@ -1,0 +1,114 @@
+"""Cross-entropy losses of logistic and softmax models, with their gradients.
+
+Layer 3: check and lay out the arguments, then call the compiled kernels in
+``_losses``.  No math here.
+
+reduction="none" gives per-element (binary) or per-sample (softmax) losses,
+"sum" their sum, "mean" their sum divided by the sum of their weights (nan
+when that is 0, e.g. for empty input).
+"""
+import numpy as np
+
+from xentfast import _checks, _layout, _losses
+from xentfast._config import get_num_threads
+
+
+def _binary_outputs(values, reduction, want_grad):
+    """(per-element loss buffer or None, gradient buffer or None)."""
+    loss = np.empty(values.shape, values.dtype) if reduction == "none" else None
+    grad = np.empty(values.shape, values.dtype) if want_grad else None
+    return loss, grad
+
+
+def _as_loss(total, loss_buffer, dtype):
+    if loss_buffer is not None:
+        return _layout.finish(loss_buffer, None)
+    return dtype.type(total)
+
+
+def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
+    """-w (y log q + (1 - y) log(1 - q)) for probabilities q and targets y in [0, 1].
+
+    Exact logs, no clipping: 0 log 0 = 0, and the loss is +inf where the
+    observed outcome had probability 0.  ``weight`` broadcasts to probs' shape.
+    """
+    inputs = _checks.prepare_binary_loss(probs, "probs", targets, weight, None, reduction)
+    q = inputs.values
+    weight_flat = _layout.flat_or_empty(inputs.weight, q.dtype)
+    loss_buffer, _ = _binary_outputs(q, reduction, False)
+    total = _losses.binary_cross_entropy_kernel(
+        _layout.flat(q), _layout.flat(inputs.targets), weight_flat,
+        _layout.flat_or_empty(loss_buffer, q.dtype),
+        _binary_denominator(reduction, weight_flat, q.size), get_num_threads())
+    return _as_loss(total, loss_buffer, q.dtype)
+
+
+def _binary_denominator(reduction, weight_flat, size):
+    if reduction != "mean":
+        return 1.0
+    return _losses.weight_total(weight_flat) if weight_flat.size else float(size)
+
+
+def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight=None,
+                                     reduction="mean", return_grad=False):
+    """-w (pos_weight y log σ(z) + (1 - y) log σ(-z)) for logits z, without cancellation.
+
+    Targets may be soft, in [0, 1].  ``weight`` broadcasts to the logits' shape;
+    ``pos_weight`` too (a (k,) vector weights the classes along the last axis).
+    With ``return_grad=True`` returns (loss, gradient of that loss w.r.t. logits),
+    computed in the same pass.
+    """
+    inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
+                                         reduction)
+    z = inputs.values
+    weight_flat = _layout.flat_or_empty(inputs.weight, z.dtype)
+    loss_buffer, grad = _binary_outputs(z, reduction, return_grad)
+    total = _losses.binary_cross_entropy_with_logits_kernel(
+        _layout.flat(z), _layout.flat(inputs.targets), weight_flat,
+        _layout.flat_or_empty(inputs.pos_weight, z.dtype),
+        _layout.flat_or_empty(loss_buffer, z.dtype), _layout.flat_or_empty(grad, z.dtype),
+        _binary_denominator(reduction, weight_flat, z.size), get_num_threads())
+    loss = _as_loss(total, loss_buffer, z.dtype)
+    return (loss, grad) if return_grad else loss
+
+
+def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
+                          label_smoothing=0.0, ignore_index=None, reduction="mean",
+                          return_grad=False):
+    """Cross-entropy of a softmax model with logits (..., k).
+
+    Targets are integer class indices of shape (...) or probabilities of shape
+    (..., k).  With label smoothing ε the target becomes (1 - ε) target + ε / k.
+    Per sample: -weight Σ_k class_weight[k] target[k] log_softmax(z)[k].  Samples
+    whose index is ``ignore_index`` give 0 loss and 0 gradient.  "mean" divides
+    by Σ weight·class_weight[target] over samples not ignored (index targets)
+    or by Σ weight (probability targets).
+    """
+    inputs = _checks.prepare_softmax_loss(logits, targets, weight, class_weight,
+                                          label_smoothing, ignore_index, reduction)
+    z = inputs.logits
+    dtype, k = z.dtype, z.shape[-1]
+    index_targets = _layout.flat(inputs.targets) if inputs.index_targets else _layout.EMPTY_INDEX
+    prob_targets = _layout.EMPTY[dtype] if inputs.index_targets else _layout.flat(inputs.targets)
+    weight_flat = _layout.flat_or_empty(inputs.weight, dtype)
+    class_weight_flat = _layout.flat_or_empty(inputs.class_weight, dtype)
+    has_ignore_index = inputs.ignore_index is not None
+    ignore = inputs.ignore_index if has_ignore_index else -1
+    n_samples = z.size // k
+    if reduction != "mean":
+        denominator = 1.0
+    elif inputs.index_targets:
+        denominator = _losses.index_target_weight_total(
+            index_targets, weight_flat, class_weight_flat, ignore, has_ignore_index)
+    else:
+        denominator = (_losses.weight_total(weight_flat) if weight_flat.size
+                       else float(n_samples))
+    loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
+    grad = np.empty(z.shape, dtype) if return_grad else None
+    total = _losses.softmax_cross_entropy_kernel(
+        _layout.flat(z), k, index_targets, prob_targets, weight_flat, class_weight_flat,
+        inputs.label_smoothing, ignore, has_ignore_index,
+        _layout.flat_or_empty(loss_buffer, dtype), _layout.flat_or_empty(grad, dtype),
+        denominator, get_num_threads())
+    loss = _as_loss(total, loss_buffer, dtype)
+    return (loss, grad) if return_grad else loss

@@ -10,6 +10,8 @@ import operator
 
 import numpy as np
 
+from xentfast import _validate
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("none", "sum", "mean")
 
@@ -91,27 +93,24 @@ def normalize_axis(axis, ndim):
     return axis % size
 
 
+def _flat(arr):
+    return np.ascontiguousarray(arr).reshape(-1)
+
+
 def check_unit_interval(arr, name, allow_nan):
-    """Raise unless every entry of ``arr`` lies in [0, 1] (nan allowed when ``allow_nan``)."""
-    if arr.size == 0:
-        return
-    if allow_nan:
-        bad = (arr < 0) | (arr > 1)
-    else:
-        bad = ~((arr >= 0) & (arr <= 1))
-    if bad.any():
-        value = arr[bad].flat[0]
-        raise ValueError(f"{name} must lie in [0, 1], found {value!r}")
+    """Raise unless every entry of a float array lies in [0, 1] (nan allowed when ``allow_nan``)."""
+    values = _flat(arr)
+    first = _validate.first_outside_unit_interval(values, allow_nan)
+    if first >= 0:
+        raise ValueError(f"{name} must lie in [0, 1], found {float(values[first])!r}")
 
 
 def check_weights(arr, name):
-    """Raise unless every weight is finite and non-negative."""
-    if arr.size == 0:
-        return
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        value = arr[bad].flat[0]
-        raise ValueError(f"{name} must be finite and non-negative, found {value!r}")
+    """Raise unless every weight of a float array is finite and non-negative."""
+    values = _flat(arr)
+    first = _validate.first_bad_weight(values)
+    if first >= 0:
+        raise ValueError(f"{name} must be finite and non-negative, found {float(values[first])!r}")
 
 
 def check_reduction(reduction):
@@ -152,14 +151,16 @@ def class_index_targets(targets, n_classes, ignore_index, batch_shape):
             f"class-index targets must have the logits' shape without the class axis, "
             f"got targets.shape={targets.shape} for logits of batch shape {tuple(batch_shape)}")
     info = np.iinfo(np.intp)
-    if targets.size and (targets.min() < info.min or targets.max() > info.max):
+    if (not np.can_cast(targets.dtype, np.intp) and targets.size
+            and (targets.min() < info.min or targets.max() > info.max)):
         raise ValueError("targets hold class indices too large for this platform")
     index = targets.astype(np.intp, copy=False)
-    bad = (index < 0) | (index >= n_classes)
-    if ignore_index is not None:
-        bad &= index != ignore_index
-    if bad.any():
-        value = index[bad].flat[0]
+    flat_index = _flat(index)
+    first = _validate.first_bad_class_index(
+        flat_index, n_classes, -1 if ignore_index is None else ignore_index,
+        ignore_index is not None)
+    if first >= 0:
+        value = int(flat_index[first])
         raise ValueError(
             f"targets must be class indices in [0, {n_classes})"
             + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
@@ -171,9 +172,13 @@ def check_ignore_index(ignore_index):
     if ignore_index is None:
         return None
     try:
-        return operator.index(ignore_index)
+        value = operator.index(ignore_index)
     except TypeError:
         raise ValueError(f"ignore_index must be an integer or None, got {ignore_index!r}") from None
+    info = np.iinfo(np.intp)
+    if not info.min <= value <= info.max:
+        raise ValueError(f"ignore_index={ignore_index} does not fit in a platform integer")
+    return value
 
 
 def check_label_smoothing(label_smoothing):

@@ -70,3 +70,10 @@ FUNCTIONS = (
 def get_functions(kind=None):
     """The registered functions, all of them or those of one ``kind``."""
     return tuple(f for f in FUNCTIONS if kind is None or f.kind == kind)
+
+
+def api_table():
+    """The README's API table, in Markdown, made from ``FUNCTIONS``."""
+    lines = ["| function | what it computes |", "|---|---|"]
+    lines += [f"| `{f.signature}` | {f.summary} |" for f in FUNCTIONS]
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+# Value checks over flat C-contiguous arrays, one pass with no temporaries.
+# Each returns the index of the first offending entry, or -1.  The Python
+# layer (_checks.py) turns that index into a ValueError naming the value.
+from cython cimport floating
+from libc.math cimport isfinite
+
+
+def first_outside_unit_interval(const floating[::1] a, bint allow_nan):
+    """First entry outside [0, 1]; nan counts as outside unless ``allow_nan``."""
+    cdef Py_ssize_t i, n = a.shape[0], found = -1
+    cdef double v
+    with nogil:
+        for i in range(n):
+            v = a[i]
+            if v < 0.0 or v > 1.0 or (v != v and not allow_nan):
+                found = i
+                break
+    return found
+
+
+def first_bad_weight(const floating[::1] a):
+    """First entry that is negative, infinite or nan."""
+    cdef Py_ssize_t i, n = a.shape[0], found = -1
+    with nogil:
+        for i in range(n):
+            if not (isfinite(a[i]) and a[i] >= 0.0):
+                found = i
+                break
+    return found
+
+
+def first_bad_class_index(const Py_ssize_t[::1] targets, Py_ssize_t n_classes,
+                          Py_ssize_t ignore_index, bint has_ignore_index):
+    """First index outside [0, n_classes) that is not ignore_index."""
+    cdef Py_ssize_t i, t, n = targets.shape[0], found = -1
+    with nogil:
+        for i in range(n):
+            t = targets[i]
+            if (t < 0 or t >= n_classes) and not (has_ignore_index and t == ignore_index):
+                found = i
+                break
+    return found

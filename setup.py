@@ -14,7 +14,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_MODULES = ("_activations", "_information", "_losses", "_validate", "_build_info")
+KERNEL_MODULES = ("_activations", "_information", "_losses", "_validate", "_linear",
+                  "_optimize", "_build_info")
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,

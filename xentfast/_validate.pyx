@@ -40,3 +40,14 @@ def first_bad_class_index(const Py_ssize_t[::1] targets, Py_ssize_t n_classes,
                 found = i
                 break
     return found
+
+
+def first_nonfinite(const floating[::1] a):
+    """First entry that is nan or ±inf."""
+    cdef Py_ssize_t i, n = a.shape[0], found = -1
+    with nogil:
+        for i in range(n):
+            if not isfinite(a[i]):
+                found = i
+                break
+    return found

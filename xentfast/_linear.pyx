@@ -1,0 +1,305 @@
+# Layer 2: the fused loss-and-gradient pass of logistic (binary) and softmax
+# (multinomial) regression.  X is read once per call, tile by tile: a tile's
+# logits are formed, turned into residuals r = s (prediction - target) and the
+# loss, and its rows are added into the gradient while still in cache.
+#
+# The rows are split into a fixed number of chunks (independent of the thread
+# count); each chunk accumulates its own gradient and loss in float64, and the
+# chunks are added in a fixed order, so results do not depend on the threads.
+from cython.parallel cimport prange
+from cython cimport floating
+from libc.math cimport exp, log, log1p, fabs
+from libc.stdlib cimport malloc, free
+
+import numpy as np
+
+cdef enum:
+    TILE = 64                 # rows per tile: logits and residuals stay in L1
+    MAX_CHUNKS = 64
+    MIN_CHUNK_ROWS = 256
+    PARALLEL_MIN_WORK = 65536  # rows * features * classes below which one thread is faster
+
+
+cdef Py_ssize_t n_params(const Problem* P) noexcept nogil:
+    return P.n_classes * (P.n_features + P.fit_intercept)
+
+
+cdef inline double dot(const floating* x, Py_ssize_t stride, const double* w,
+                       Py_ssize_t d) noexcept nogil:
+    # Four accumulators let the compiler keep several products in flight
+    # without reassociating (no -ffast-math).
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef Py_ssize_t j = 0
+    if stride == 1:
+        while j + 4 <= d:
+            a0 += x[j] * w[j]
+            a1 += x[j + 1] * w[j + 1]
+            a2 += x[j + 2] * w[j + 2]
+            a3 += x[j + 3] * w[j + 3]
+            j += 4
+    while j < d:
+        a0 += x[j * stride] * w[j]
+        j += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline double tile_dot(const double* r, const floating* col, Py_ssize_t nt) noexcept nogil:
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef Py_ssize_t t = 0
+    while t + 4 <= nt:
+        a0 += r[t] * col[t]
+        a1 += r[t + 1] * col[t + 1]
+        a2 += r[t + 2] * col[t + 2]
+        a3 += r[t + 3] * col[t + 3]
+        t += 4
+    while t < nt:
+        a0 += r[t] * col[t]
+        t += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+cdef inline Py_ssize_t sample_at(const Py_ssize_t* rows, Py_ssize_t position) noexcept nogil:
+    return rows[position] if rows != NULL else position
+
+
+cdef void tile_logits(const Problem* P, const floating* X, const double* w,
+                      const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt,
+                      bint by_column, double* Z) noexcept nogil:
+    # Z[c*TILE + t] = x_i . w_c + b_c for the nt rows starting at position t0.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept
+    cdef Py_ssize_t c, j, t
+    cdef const floating* col
+    cdef const floating* row
+    cdef double b, wcj
+    for c in range(k):
+        b = w[c * ps + d] if P.fit_intercept else 0.0
+        for t in range(nt):
+            Z[c * TILE + t] = b
+    if by_column:
+        # Fortran layout: each feature's values for the tile are contiguous.
+        for j in range(d):
+            col = X + j * P.col_stride + t0
+            for c in range(k):
+                wcj = w[c * ps + j]
+                for t in range(nt):
+                    Z[c * TILE + t] += col[t] * wcj
+    else:
+        for t in range(nt):
+            row = X + sample_at(rows, t0 + t) * P.row_stride
+            for c in range(k):
+                Z[c * TILE + t] += dot(row, P.col_stride, w + c * ps, d)
+
+
+cdef double tile_residuals(const Problem* P, const Py_ssize_t* rows, Py_ssize_t t0,
+                           Py_ssize_t nt, Residual residual, double* Z,
+                           double* weight_sum) noexcept nogil:
+    # Replace the logits in Z by the residuals; return the tile's weighted loss.
+    cdef Py_ssize_t k = P.n_classes, c, t, i, label
+    cdef double s, z, y, e, loss = 0.0, m, total, z_label, inv_total
+    for t in range(nt):
+        i = sample_at(rows, t0 + t)
+        s = P.sample_weight[i] if P.sample_weight != NULL else 1.0
+        weight_sum[0] += s
+        if residual == GRAM_RESIDUAL:
+            for c in range(k):
+                Z[c * TILE + t] *= s
+        elif k == 1:
+            # CE = log(1 + e^-|z|) - y min(z, 0) - (1 - y) min(-z, 0): three terms >= 0.
+            z = Z[t]
+            y = P.y[i]
+            e = exp(-fabs(z))
+            if z >= 0.0:
+                loss += s * (log1p(e) + (1.0 - y) * z)
+                Z[t] = s * (1.0 / (1.0 + e) - y)
+            else:
+                loss += s * (log1p(e) - y * z)
+                Z[t] = s * (e / (1.0 + e) - y)
+        else:
+            # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
+            label = P.labels[i]
+            m = Z[t]
+            for c in range(1, k):
+                if Z[c * TILE + t] > m:
+                    m = Z[c * TILE + t]
+            z_label = Z[label * TILE + t]
+            total = 0.0
+            for c in range(k):
+                e = exp(Z[c * TILE + t] - m)
+                Z[c * TILE + t] = e
+                total += e
+            loss += s * ((m - z_label) + log(total))
+            inv_total = 1.0 / total
+            for c in range(k):
+                Z[c * TILE + t] = s * (Z[c * TILE + t] * inv_total - (1.0 if c == label else 0.0))
+    return loss
+
+
+cdef void tile_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
+                        Py_ssize_t t0, Py_ssize_t nt, bint by_column, const double* Z,
+                        double* G) noexcept nogil:
+    # G[c*(d+1) + j] += Σ_t r_ct x_tj, and G[c*(d+1) + d] += Σ_t r_ct.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t
+    cdef const floating* col
+    cdef const floating* row
+    cdef double* g
+    cdef double r
+    cdef Py_ssize_t cs = P.col_stride
+    if by_column:
+        for j in range(d):
+            col = X + j * P.col_stride + t0
+            for c in range(k):
+                G[c * (d + 1) + j] += tile_dot(Z + c * TILE, col, nt)
+    else:
+        for t in range(nt):
+            row = X + sample_at(rows, t0 + t) * P.row_stride
+            for c in range(k):
+                r = Z[c * TILE + t]
+                g = G + c * (d + 1)
+                if cs == 1:
+                    for j in range(d):
+                        g[j] += r * row[j]
+                else:
+                    for j in range(d):
+                        g[j] += r * row[j * cs]
+    for c in range(k):
+        for t in range(nt):
+            G[c * (d + 1) + d] += Z[c * TILE + t]
+
+
+cdef void chunk_pass(const Problem* P, const floating* X, const double* w,
+                     const Py_ssize_t* rows, Py_ssize_t start, Py_ssize_t stop,
+                     Residual residual, double* out) noexcept nogil:
+    # out: this chunk's gradient sums (k*(d+1)), then its loss, then its weight sum.
+    cdef Py_ssize_t size = P.n_classes * (P.n_features + 1), t0, nt, j
+    cdef double loss = 0.0, weight_sum = 0.0
+    cdef double* Z = <double*>malloc(P.n_classes * TILE * sizeof(double))
+    # Column-wise tiles need contiguous rows: Fortran layout and no row subset.
+    cdef bint by_column = rows == NULL and P.row_stride == 1 and P.col_stride != 1
+    for j in range(size):
+        out[j] = 0.0
+    t0 = start
+    while t0 < stop:
+        nt = stop - t0 if stop - t0 < TILE else TILE
+        tile_logits(P, X, w, rows, t0, nt, by_column, Z)
+        loss += tile_residuals(P, rows, t0, nt, residual, Z, &weight_sum)
+        tile_gradient(P, X, rows, t0, nt, by_column, Z, out)
+        t0 += nt
+    free(Z)
+    out[size] = loss
+    out[size + 1] = weight_sum
+
+
+cdef double loss_and_grad(const Problem* P, const double* w, double* grad,
+                          const Py_ssize_t* rows, Py_ssize_t n_rows,
+                          Residual residual) noexcept nogil:
+    """The objective Σ s_i CE_i / Σ s_i + α/2 ||coef||² and its gradient (into grad).
+
+    ``rows`` (n_rows sample indices) restricts the pass to a mini-batch; NULL
+    means all samples.  With GRAM_RESIDUAL, grad = Xaᵀ S Xa w / Σ s_i for the
+    intercept-augmented Xa, and the loss is 0.
+    """
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept
+    cdef Py_ssize_t size = k * (d + 1), stride = size + 2
+    cdef Py_ssize_t n_chunks, chunk, c, j, start, stop
+    cdef int n_threads = P.n_threads
+    cdef double loss = 0.0, weight_sum = 0.0, penalty = 0.0, inv_weight, coef
+    cdef double* out
+    if rows == NULL:
+        n_rows = P.n_samples
+    n_chunks = n_rows // MIN_CHUNK_ROWS
+    n_chunks = 1 if n_chunks < 1 else (MAX_CHUNKS if n_chunks > MAX_CHUNKS else n_chunks)
+    if n_rows * d * k < PARALLEL_MIN_WORK:
+        n_threads = 1
+    for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
+        start = chunk * n_rows // n_chunks
+        stop = (chunk + 1) * n_rows // n_chunks
+        if P.X_is_float32:
+            chunk_pass(P, <const float*>P.X, w, rows, start, stop, residual,
+                       P.scratch + chunk * stride)
+        else:
+            chunk_pass(P, <const double*>P.X, w, rows, start, stop, residual,
+                       P.scratch + chunk * stride)
+    # Chunks are added in a fixed order: the same result for any thread count.
+    out = P.scratch
+    for chunk in range(1, n_chunks):
+        for j in range(size + 2):
+            out[j] += P.scratch[chunk * stride + j]
+    loss = out[size]
+    weight_sum = out[size + 1]
+    inv_weight = 1.0 / weight_sum
+    for c in range(k):
+        for j in range(d):
+            coef = w[c * ps + j]
+            if residual == GRAM_RESIDUAL:
+                grad[c * ps + j] = out[c * (d + 1) + j] * inv_weight
+            else:
+                grad[c * ps + j] = out[c * (d + 1) + j] * inv_weight + P.alpha * coef
+                penalty += coef * coef
+        if P.fit_intercept:
+            grad[c * ps + d] = out[c * (d + 1) + d] * inv_weight
+    if residual == GRAM_RESIDUAL:
+        return 0.0
+    return loss / weight_sum + 0.5 * P.alpha * penalty
+
+
+cdef class LinearProblem:
+    """Checked arrays of one fitting problem, laid out for the kernels.
+
+    X: 2-D float32/float64, C- or F-contiguous (never copied here).  Binary
+    (n_classes == 1): ``targets`` float64 in [0, 1].  Multinomial: ``targets``
+    intp class indices in [0, n_classes).  ``sample_weight``: float64 or None.
+    """
+
+    def __cinit__(self, X, targets, sample_weight, double alpha, bint fit_intercept,
+                  Py_ssize_t n_classes, int n_threads):
+        cdef const float[:, :] X32
+        cdef const double[:, :] X64
+        cdef const double[::1] y
+        cdef const Py_ssize_t[::1] labels
+        cdef const double[::1] sw
+        cdef Py_ssize_t itemsize = X.dtype.itemsize
+        self.arrays = (X, targets, sample_weight)
+        P = &self.problem
+        P.n_samples, P.n_features = X.shape
+        P.n_classes = n_classes
+        P.row_stride = X.strides[0] // itemsize
+        P.col_stride = X.strides[1] // itemsize
+        if X.dtype == np.float32:
+            X32 = X
+            P.X = &X32[0, 0]
+            P.X_is_float32 = True
+        else:
+            X64 = X
+            P.X = &X64[0, 0]
+            P.X_is_float32 = False
+        P.y = NULL
+        P.labels = NULL
+        if n_classes == 1:
+            y = targets
+            P.y = &y[0]
+        else:
+            labels = targets
+            P.labels = &labels[0]
+        P.sample_weight = NULL
+        if sample_weight is not None:
+            sw = sample_weight
+            P.sample_weight = &sw[0]
+        P.alpha = alpha
+        P.fit_intercept = fit_intercept
+        P.n_threads = n_threads
+        self.scratch_buffer = np.empty(MAX_CHUNKS * (n_classes * (P.n_features + 1) + 2))
+        P.scratch = &self.scratch_buffer[0]
+
+    @property
+    def n_params(self):
+        return n_params(&self.problem)
+
+    def set_threads(self, int n_threads):
+        self.problem.n_threads = n_threads
+
+    def loss_and_grad(self, const double[::1] w not None, double[::1] grad not None):
+        """The objective at w (flat parameters); its gradient is written into grad."""
+        cdef double loss
+        with nogil:
+            loss = loss_and_grad(&self.problem, &w[0], &grad[0], NULL, 0, CROSS_ENTROPY_RESIDUAL)
+        return loss

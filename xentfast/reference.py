@@ -1,0 +1,438 @@
+"""The pure-NumPy twin of every public function: same signatures, same results.
+
+This module is the oracle of the tests and the baseline of the benchmarks, so
+it is written for clarity, not speed.  Each function checks its arguments with
+the same ``_checks`` helpers as the compiled API (so both accept and reject the
+same inputs), then computes in float64 with the numerically stable forms and
+casts the result to the working dtype (float32 stays float32).  Conventions:
+
+- A term whose coefficient is 0 counts 0 (0 log 0 = 0, 0 log_sigmoid(-inf) = 0);
+  a weight multiplies the whole per-element or per-sample loss afterwards.
+- nan propagates; ±inf give the mathematical limits where they exist.
+- 0-d results are NumPy scalars, as ufuncs return; with ``out=`` the result is
+  written into ``out`` and ``out`` is returned.
+"""
+import numpy as np
+
+from xentfast import _checks
+
+__all__ = [
+    "sigmoid", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
+    "entropy", "binary_entropy", "cross_entropy", "kl_divergence",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy",
+]
+
+
+# ---------------------------------------------------------------------------
+# Helpers: float64 math on float64 arrays, and the return convention.
+
+def _f64(arr):
+    return np.asarray(arr, dtype=np.float64)
+
+
+def _result(values, dtype, out=None):
+    """``values`` cast to the working ``dtype``; written into ``out`` when given.
+
+    A 0-d result becomes a NumPy scalar (``arr[()]``), as ufuncs return.
+    """
+    with np.errstate(over="ignore"):  # float64 beyond the float32 range rounds to inf
+        values = np.asarray(values).astype(dtype)
+    if out is not None:
+        out[...] = values
+        return out
+    return values[()]
+
+
+def _sigmoid64(x):
+    # Evaluate on the side where e^-|x| <= 1, so exp never overflows.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _log_sigmoid64(x):
+    # log σ(x) = min(x, 0) - log(1 + e^-|x|): no overflow, no cancellation.
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def _softplus64(x):
+    # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _times_log(coefficient, log_value):
+    """coefficient * log_value, exactly 0 where the coefficient is 0 (even if log is ±inf/nan)."""
+    return np.where(coefficient == 0, 0.0, coefficient * log_value)
+
+
+def _axis_last(arr, axis):
+    """``arr`` with the (already normalised) ``axis`` moved last; None flattens, 0-d -> (1,)."""
+    if axis is None:
+        return arr.reshape(-1)
+    if arr.ndim == 0:
+        return arr.reshape(1)
+    return np.moveaxis(arr, axis, -1)
+
+
+def _axis_back(values, shape, axis):
+    """Undo ``_axis_last`` for a result with the axis kept."""
+    if axis is None or len(shape) == 0:
+        return values.reshape(shape)
+    return np.moveaxis(values, -1, axis)
+
+
+def _row_normalizer(z):
+    """For float64 rows ``z`` (last axis, length >= 1): the max m and s = Σ_{j≠argmax} e^(z_j - m).
+
+    Leaving one maximal entry out of the sum and adding it back with log1p is more
+    accurate than log of the full sum (Blanchard, Higham & Higham 2021).  Rows with
+    nan or infinite max get meaningless m and s; the callers overwrite them.
+    """
+    m = np.max(z, axis=-1, keepdims=True)
+    shifted_exp = np.exp(z - m)
+    np.put_along_axis(shifted_exp, np.argmax(z, axis=-1)[..., None], 0.0, axis=-1)
+    return m, shifted_exp.sum(axis=-1, keepdims=True)
+
+
+def _row_kinds(z):
+    """Masks (keepdims) of the rows without a finite normaliser."""
+    n_pos_inf = np.count_nonzero(z == np.inf, axis=-1, keepdims=True)
+    no_limit = (np.isnan(z).any(axis=-1, keepdims=True) | (n_pos_inf >= 2)
+                | (z == -np.inf).all(axis=-1, keepdims=True))
+    one_pos_inf = (n_pos_inf == 1) & ~no_limit
+    return no_limit, one_pos_inf
+
+
+def _softmax_and_log_softmax(z):
+    """softmax and log_softmax of float64 rows ``z`` (last axis, length >= 1)."""
+    m, s = _row_normalizer(z)
+    p = np.exp(z - m) / (1.0 + s)
+    log_p = (z - m) - np.log1p(s)
+    no_limit, one_pos_inf = _row_kinds(z)
+    # exactly one +inf: the limit is one-hot at it
+    p = np.where(one_pos_inf, np.where(z == np.inf, 1.0, 0.0), p)
+    log_p = np.where(one_pos_inf, np.where(z == np.inf, 0.0, -np.inf), log_p)
+    p = np.where(no_limit, np.nan, p)
+    log_p = np.where(no_limit, np.nan, log_p)
+    return p, log_p
+
+
+def _reduce(losses, reduction, denominator):
+    """Apply ``reduction`` to float64 per-element losses; ``denominator`` for "mean"."""
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    return total / denominator  # 0 / 0 -> nan for empty input or all-zero weights
+
+
+# ---------------------------------------------------------------------------
+# Elementwise maps.
+
+def sigmoid(x, out=None):
+    """σ(x) = 1 / (1 + e^-x), elementwise."""
+    x = _checks.prepare_elementwise(x, out)
+    with np.errstate(all="ignore"):
+        return _result(_sigmoid64(_f64(x)), x.dtype, out)
+
+
+def log_sigmoid(x, out=None):
+    """log σ(x) = min(x, 0) - log1p(e^-|x|), elementwise."""
+    x = _checks.prepare_elementwise(x, out)
+    with np.errstate(all="ignore"):
+        return _result(_log_sigmoid64(_f64(x)), x.dtype, out)
+
+
+def softplus(x, out=None):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|), elementwise."""
+    x = _checks.prepare_elementwise(x, out)
+    with np.errstate(all="ignore"):
+        return _result(_softplus64(_f64(x)), x.dtype, out)
+
+
+# ---------------------------------------------------------------------------
+# Along an axis.
+
+def logsumexp(x, axis=-1):
+    """log Σ e^x along ``axis``: nan if the slice has nan, else +inf if it has +inf,
+    -inf if it is empty or all -inf, else m + log1p(Σ_{j≠argmax} e^(x_j - m))."""
+    x = _checks.prepare_elementwise(x, None)
+    axis = _checks.normalize_axis(axis, x.ndim)
+    z = _f64(_axis_last(x, axis))
+    if z.size == 0:  # an empty slice, or no slices at all
+        return _result(np.full(z.shape[:-1], -np.inf), x.dtype)
+    with np.errstate(all="ignore"):
+        m, s = _row_normalizer(z)
+        m, s = m[..., 0], s[..., 0]
+        has_nan = np.isnan(z).any(axis=-1)
+        values = np.select([has_nan, m == np.inf, m == -np.inf],
+                           [np.nan, np.inf, -np.inf], default=m + np.log1p(s))
+    return _result(values, x.dtype)
+
+
+def _normalise(x, axis, out, take_log):
+    x = _checks.prepare_elementwise(x, out)
+    axis = _checks.normalize_axis(axis, x.ndim)
+    z = _f64(_axis_last(x, axis))
+    if z.size == 0:
+        return _result(np.empty(x.shape), x.dtype, out)
+    with np.errstate(all="ignore"):
+        p, log_p = _softmax_and_log_softmax(z)
+    values = log_p if take_log else p
+    return _result(_axis_back(values, x.shape, axis), x.dtype, out)
+
+
+def softmax(x, axis=-1, out=None):
+    """e^x / Σ e^x along ``axis``; a slice with exactly one +inf is one-hot there,
+    a slice with nan, two or more +inf, or only -inf is all nan."""
+    return _normalise(x, axis, out, take_log=False)
+
+
+def log_softmax(x, axis=-1, out=None):
+    """x - logsumexp(x) along ``axis``, with the limits of ``softmax``
+    (one +inf: 0 there, -inf elsewhere)."""
+    return _normalise(x, axis, out, take_log=True)
+
+
+# ---------------------------------------------------------------------------
+# Information measures.  No renormalisation: the formulas as written.
+
+def _sum_along(terms, axis, log_base):
+    """Σ terms (float64) along the normalised ``axis``, in units of ``log_base``."""
+    total = _axis_last(terms, axis).sum(axis=-1)  # an empty slice sums to 0
+    return total if log_base is None else total / log_base
+
+
+def entropy(p, axis=-1, base=None):
+    """H(p) = -Σ p log p along ``axis``, with 0 log 0 = 0."""
+    p = _checks.prepare_probabilities(p, "p")
+    log_base = _checks.log_of_base(base)
+    axis = _checks.normalize_axis(axis, p.ndim)
+    p64 = _f64(p)
+    with np.errstate(all="ignore"):
+        terms = -_times_log(p64, np.log(p64))
+    return _result(_sum_along(terms, axis, log_base), p.dtype)
+
+
+def binary_entropy(p, base=None):
+    """-(p log p + (1 - p) log(1 - p)) elementwise, with 0 log 0 = 0."""
+    p = _checks.prepare_probabilities(p, "p")
+    log_base = _checks.log_of_base(base)
+    p64 = _f64(p)
+    with np.errstate(all="ignore"):
+        values = -(_times_log(p64, np.log(p64)) + _times_log(1.0 - p64, np.log1p(-p64)))
+    if log_base is not None:
+        values = values / log_base
+    return _result(values, p.dtype)
+
+
+def cross_entropy(p, q, axis=-1, base=None):
+    """H(p, q) = -Σ p log q along ``axis``: 0 where p = 0, +inf where p > 0 and q = 0."""
+    p, q = _checks.prepare_distribution_pair(p, q)
+    log_base = _checks.log_of_base(base)
+    axis = _checks.normalize_axis(axis, p.ndim)
+    with np.errstate(all="ignore"):
+        terms = -_times_log(_f64(p), np.log(_f64(q)))
+    return _result(_sum_along(terms, axis, log_base), p.dtype)
+
+
+def _log_ratio(p, q):
+    """log(p / q) for p, q in [0, 1], accurate when p ≈ q.
+
+    Within a factor 2 of each other, p - q is exact (Sterbenz) and log1p keeps
+    its digits; further apart, the difference of logs loses nothing relevant.
+    """
+    close = (0.5 * q <= p) & (p <= 2.0 * q)
+    return np.where(close, np.log1p((p - q) / q), np.log(p) - np.log(q))
+
+
+def kl_divergence(p, q, axis=-1, base=None):
+    """D(p || q) = Σ p log(p / q) along ``axis``: 0 where p = 0, +inf where p > 0 and q = 0."""
+    p, q = _checks.prepare_distribution_pair(p, q)
+    log_base = _checks.log_of_base(base)
+    axis = _checks.normalize_axis(axis, p.ndim)
+    p64, q64 = _f64(p), _f64(q)
+    with np.errstate(all="ignore"):
+        terms = _times_log(p64, _log_ratio(p64, q64))
+    return _result(_sum_along(terms, axis, log_base), p.dtype)
+
+
+# ---------------------------------------------------------------------------
+# Losses.
+
+def _binary_denominator(inputs):
+    """The "mean" denominator: the broadcast weight summed, or the element count."""
+    if inputs.weight is None:
+        return np.float64(inputs.values.size)
+    return _f64(inputs.weight).sum()
+
+
+def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
+    """-w (y log q + (1 - y) log(1 - q)) per element, reduced; exact logs, no clipping."""
+    inputs = _checks.prepare_binary_loss(probs, "probs", targets, weight, None, reduction)
+    q, y = _f64(inputs.values), _f64(inputs.targets)
+    w = 1.0 if inputs.weight is None else _f64(inputs.weight)
+    with np.errstate(all="ignore"):
+        losses = -w * (_times_log(y, np.log(q)) + _times_log(1.0 - y, np.log1p(-q)))
+        value = _reduce(losses, reduction, _binary_denominator(inputs))
+    return _result(value, inputs.values.dtype)
+
+
+def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight=None,
+                                     reduction="mean", return_grad=False):
+    """-w (pw y log σ(z) + (1 - y) log σ(-z)) per element, reduced; optionally its gradient.
+
+    The gradient per element is w ((1 - y) σ(z) - pw y σ(-z)), with σ(-z)
+    evaluated directly rather than as 1 - σ(z).
+    """
+    inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
+                                         reduction)
+    z, y = _f64(inputs.values), _f64(inputs.targets)
+    w = 1.0 if inputs.weight is None else _f64(inputs.weight)
+    pw = 1.0 if inputs.pos_weight is None else _f64(inputs.pos_weight)
+    dtype = inputs.values.dtype
+    denominator = _binary_denominator(inputs)
+    with np.errstate(all="ignore"):
+        positive, negative = pw * y, 1.0 - y  # the coefficients of log σ(z), log σ(-z)
+        losses = -w * (_times_log(positive, _log_sigmoid64(z))
+                       + _times_log(negative, _log_sigmoid64(-z)))
+        value = _reduce(losses, reduction, denominator)
+        if not return_grad:
+            return _result(value, dtype)
+        grad = w * (negative * _sigmoid64(z) - positive * _sigmoid64(-z))
+        if reduction == "mean":
+            grad = grad / denominator
+    return _result(value, dtype), _result(grad, dtype)
+
+
+def _softmax_loss_terms(inputs):
+    """The float64 pieces of softmax_cross_entropy, rows flattened to (n, k).
+
+    Returns (coefficients a = class_weight * smoothed target, per-sample weight
+    w, ignored-sample mask, softmax p, log_softmax log_p).
+    """
+    k = inputs.logits.shape[-1]
+    z = _f64(inputs.logits).reshape(-1, k)
+    n = z.shape[0]
+    if inputs.index_targets:
+        index = inputs.targets.reshape(-1)
+        if inputs.ignore_index is None:
+            ignored = np.zeros(n, dtype=bool)
+        else:
+            ignored = index == inputs.ignore_index
+        target = np.zeros((n, k))
+        # an ignored index may lie outside [0, k): point it at class 0, the row is masked anyway
+        target[np.arange(n), np.where(ignored, 0, index)] = 1.0
+    else:
+        ignored = np.zeros(n, dtype=bool)
+        target = _f64(inputs.targets).reshape(n, k)
+    eps = inputs.label_smoothing
+    target = (1.0 - eps) * target + eps / k
+    class_weight = 1.0 if inputs.class_weight is None else _f64(inputs.class_weight)
+    a = class_weight * target
+    w = np.ones(n) if inputs.weight is None else _f64(inputs.weight).reshape(-1)
+    with np.errstate(all="ignore"):
+        p, log_p = _softmax_and_log_softmax(z)
+    return a, w, ignored, p, log_p
+
+
+def _softmax_denominator(inputs, w, ignored):
+    """Index targets: Σ over samples not ignored of w_s class_weight[target_s]; else Σ w_s."""
+    if not inputs.index_targets:
+        return w.sum()
+    index = inputs.targets.reshape(-1)[~ignored]
+    class_weight = 1.0 if inputs.class_weight is None else _f64(inputs.class_weight)[index]
+    return (w[~ignored] * class_weight).sum()
+
+
+def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
+                          label_smoothing=0.0, ignore_index=None, reduction="mean",
+                          return_grad=False):
+    """-w Σ_k class_weight_k t_k log_softmax(z)_k per sample, reduced; optionally its gradient.
+
+    Targets are class indices of the batch shape or probabilities of the logits'
+    shape; with label smoothing ε, t = (1 - ε) target + ε / k.  Samples whose
+    index is ``ignore_index`` give 0 loss and 0 gradient.  The gradient per
+    sample is w (A softmax(z) - a) with a = class_weight * t and A = Σ_k a_k.
+    """
+    inputs = _checks.prepare_softmax_loss(logits, targets, weight, class_weight,
+                                          label_smoothing, ignore_index, reduction)
+    logits = inputs.logits
+    a, w, ignored, p, log_p = _softmax_loss_terms(inputs)
+    denominator = _softmax_denominator(inputs, w, ignored)
+    with np.errstate(all="ignore"):
+        losses = -w * _times_log(a, log_p).sum(axis=-1)
+        losses = np.where(ignored, 0.0, losses)
+        value = _reduce(losses.reshape(logits.shape[:-1]), reduction, denominator)
+        if not return_grad:
+            return _result(value, logits.dtype)
+        grad = w[:, None] * (a.sum(axis=-1, keepdims=True) * p - a)
+        if reduction == "mean":
+            grad = grad / denominator
+        grad = np.where(ignored[:, None], 0.0, grad)
+    return _result(value, logits.dtype), _result(grad.reshape(logits.shape), logits.dtype)
+
+
+# ---------------------------------------------------------------------------
+# Logistic and softmax regression: the fused kernel's twin and the article's
+# plain gradient-descent loop.
+
+def _linear_problem(w, X, y, sample_weight, fit_intercept):
+    """Checked float64 arrays: (X, targets, weights, coef, intercept, n_classes)."""
+    from xentfast import linear_model  # the compiled API's checks, shared
+    X = linear_model._prepare_X(X)
+    n_samples, n_features = X.shape
+    n_classes, w = linear_model._parameter_shape(w, n_features, fit_intercept)
+    if n_classes == 1:
+        targets = linear_model._binary_targets(y, n_samples)
+    else:
+        targets = linear_model._class_labels(y, n_samples, n_classes)
+    weights = linear_model._sample_weight(sample_weight, n_samples)
+    if weights is None:
+        weights = np.ones(n_samples)
+    params = w.reshape(n_classes, -1)
+    coef = params[:, :n_features]
+    intercept = params[:, n_features] if fit_intercept else np.zeros(n_classes)
+    return _f64(X), targets, weights, coef, intercept, n_classes
+
+
+def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_intercept=True):
+    """Σ s_i CE_i / Σ s_i + α/2 ||coef||² and its gradient, with two matrix products."""
+    from xentfast import linear_model
+    alpha = linear_model._check_alpha(alpha)
+    X, targets, s, coef, intercept, n_classes = _linear_problem(
+        w, X, y, sample_weight, fit_intercept)
+    logits = X @ coef.T + intercept                       # (n, k)
+    if n_classes == 1:
+        z = logits[:, 0]
+        losses = targets * _softplus64(-z) + (1 - targets) * _softplus64(z)
+        residuals = (_sigmoid64(z) - targets)[:, None]
+    else:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        rows = np.arange(len(targets))
+        losses = -log_probs[rows, targets]
+        residuals = np.exp(log_probs)
+        residuals[rows, targets] -= 1.0
+    total = s.sum()
+    loss = np.dot(s, losses) / total + 0.5 * alpha * np.sum(coef * coef)
+    weighted = residuals * (s / total)[:, None]           # (n, k)
+    grad_coef = weighted.T @ X + alpha * coef
+    grad = np.column_stack([grad_coef, weighted.sum(axis=0)]) if fit_intercept else grad_coef
+    return float(loss), grad.reshape(np.shape(w))
+
+
+def logistic_gradient_descent(w0, X, y, *, step, n_iter, sample_weight=None, alpha=0.0,
+                              fit_intercept=True):
+    """The article's loop: w <- w - step ∇f(w), n_iter times.  Returns (w, losses)
+    with the loss before every step and after the last."""
+    w = np.array(w0, dtype=np.float64)
+    losses = []
+    for _ in range(n_iter):
+        loss, grad = logistic_loss_and_grad(w, X, y, sample_weight=sample_weight, alpha=alpha,
+                                            fit_intercept=fit_intercept)
+        losses.append(loss)
+        w = w - step * grad
+    losses.append(logistic_loss_and_grad(w, X, y, sample_weight=sample_weight, alpha=alpha,
+                                         fit_intercept=fit_intercept)[0])
+    return w, np.array(losses)

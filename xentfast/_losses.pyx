@@ -120,6 +120,8 @@ cdef inline double bce_logits_loss_and_grad(double z, double y, double pos_weigh
         sig_neg = 1.0 / (1.0 + e)
         sig_pos = e * sig_neg
     grad[0] = neg_coef * sig_pos - pos_coef * sig_neg
+    if z != z:
+        return z  # nan logits propagate even where both coefficients are 0
     return loss
 
 

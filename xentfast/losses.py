@@ -69,7 +69,7 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
         _layout.flat_or_empty(loss_buffer, z.dtype), _layout.flat_or_empty(grad, z.dtype),
         _binary_denominator(reduction, weight_flat, z.size), get_num_threads())
     loss = _as_loss(total, loss_buffer, z.dtype)
-    return (loss, grad) if return_grad else loss
+    return (loss, _layout.finish(grad, None)) if return_grad else loss
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,

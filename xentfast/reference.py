@@ -296,6 +296,7 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
         positive, negative = pw * y, 1.0 - y  # the coefficients of log σ(z), log σ(-z)
         losses = -w * (_times_log(positive, _log_sigmoid64(z))
                        + _times_log(negative, _log_sigmoid64(-z)))
+        losses = np.where(np.isnan(z), np.nan, losses)  # nan logits propagate, whatever the weights
         value = _reduce(losses, reduction, denominator)
         if not return_grad:
             return _result(value, dtype)
@@ -362,6 +363,9 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     denominator = _softmax_denominator(inputs, w, ignored)
     with np.errstate(all="ignore"):
         losses = -w * _times_log(a, log_p).sum(axis=-1)
+        # A row with no limit (nan, several +inf, all -inf) has nan log_softmax: its loss
+        # is nan even where every coefficient is 0.
+        losses = np.where(np.isnan(log_p).any(axis=-1), np.nan, losses)
         losses = np.where(ignored, 0.0, losses)
         value = _reduce(losses.reshape(logits.shape[:-1]), reduction, denominator)
         if not return_grad:

@@ -5,10 +5,12 @@
 # never touch the GIL.
 from libc.math cimport exp, log, log1p, fabs, isnan, isfinite, INFINITY, NAN
 
+from xentfast._vmath cimport exp_nonpositive, log1p_unit
+
 
 cdef inline double log1p_exp_neg_abs(double x) noexcept nogil:
     # log(1 + e^-|x|): the shared term of log_sigmoid and softplus, in (0, log 2].
-    return log1p(exp(-fabs(x)))
+    return log1p_unit(exp_nonpositive(-fabs(x)))
 
 
 cdef inline double log_sigmoid(double x) noexcept nogil:
@@ -23,12 +25,10 @@ cdef inline double softplus(double x) noexcept nogil:
 
 
 cdef inline double sigmoid(double x) noexcept nogil:
-    # Evaluate on the side where e^-|x| <= 1 so nothing overflows.
-    cdef double e
-    if x >= 0.0:
-        return 1.0 / (1.0 + exp(-x))
-    e = exp(x)
-    return e / (1.0 + e)
+    # 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: e^-|x| never overflows,
+    # and the branch is a select of the numerator, so the loop vectorises.
+    cdef double e = exp_nonpositive(-fabs(x))
+    return (1.0 if x >= 0.0 else e) / (1.0 + e)
 
 
 cdef inline double xlogy(double x, double y) noexcept nogil:

@@ -341,6 +341,14 @@ def _big_calls(func):
                 yield (f"{tag}-{reduction}", (logits, index),
                        {"weight": weights_like(logits.shape[:1], 34), "ignore_index": -1,
                         "label_smoothing": 0.1, "reduction": reduction, "return_grad": True})
+        elif func.kind == "linear_model":
+            X = x.reshape(-1, 10)
+            X[~np.isfinite(X)] = 0.0
+            for n_classes, w in ((1, rng.normal(size=11)), (3, rng.normal(size=(3, 11)))):
+                y = (targets_like(len(X), 35) if n_classes == 1
+                     else class_indices_like(len(X), 3, 36))
+                yield (f"{tag}-classes{n_classes}", (w, X, y),
+                       {"sample_weight": weights_like(len(X), 37), "alpha": 0.1})
         else:
             raise AssertionError(f"no large inputs for kind {func.kind!r}")
 
@@ -403,6 +411,10 @@ def _small_call_and_bad_call(func):
         kwargs = {"weight": weights_like((4,), 45), "class_weight": weights_like((5,), 46),
                   "ignore_index": -100, "label_smoothing": 0.1, "return_grad": True}
         return ((x, index), kwargs), ((x, index), dict(kwargs, ignore_index=None))
+    if func.kind == "linear_model":
+        w, y = rng.normal(size=6), targets_like((4,), 47)
+        kwargs = {"sample_weight": weights_like((4,), 48), "alpha": 0.1}
+        return ((w, x, y), kwargs), ((w[:5], x, y), kwargs)
     raise AssertionError(f"no inputs for kind {func.kind!r}")
 
 

@@ -195,6 +195,9 @@ def _valid_call(func):
         return [p, p], {"weight": p}, [first, "targets", "weight"]
     if func.kind == "softmax_loss":
         return [p, np.int64(1)], {"class_weight": p}, ["logits", None, "class_weight"]
+    if func.kind == "linear_model":
+        return [np.zeros(3), np.ones((2, 2)), p], {"sample_weight": p}, ["w", "X", "y",
+                                                                         "sample_weight"]
     raise AssertionError(f"no valid call for kind {func.kind!r}")
 
 

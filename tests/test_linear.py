@@ -151,7 +151,7 @@ def test_sgd_nears_the_minimum_and_is_reproducible():
     (np.array([[1.0, np.nan], [0.0, 1.0]]), "nan or inf"),
     (np.array([[1.0, np.inf], [0.0, 1.0]]), "nan or inf"),
     (np.ones(3), "2-D"),
-    (np.ones((0, 2)), "at least one sample"),
+    (np.ones((0, 2)), r"0 sample\(s\)"),
     (np.ones((2, 2), dtype=complex), "real numbers"),
 ])
 def test_bad_X(bad_X, message):

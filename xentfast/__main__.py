@@ -1,9 +1,9 @@
-"""python -m xentfast bench [--quick] [--threads N] | info"""
+"""python -m xentfast bench [--quick] [--threads N] | train [...] | info"""
 import argparse
 import sys
 
 import xentfast
-from xentfast import _bench
+from xentfast import _bench, _train
 
 
 def main(argv=None):
@@ -13,8 +13,14 @@ def main(argv=None):
     bench.add_argument("--quick", action="store_true",
                        help=f"sizes {_bench.QUICK_SIZES} only, shorter timing")
     bench.add_argument("--threads", type=int, default=None, help="threads for xentfast")
+    train = commands.add_parser("train", help="fit a logistic or softmax model by gradient "
+                                "descent, with a live progress bar")
+    _train.add_arguments(train)
     commands.add_parser("info", help="show the build configuration")
     args = parser.parse_args(argv)
+
+    if args.command == "train":
+        return _train.run(args)
 
     if args.command == "info":
         xentfast.show_config()

@@ -1,7 +1,8 @@
 """Benchmark cases shared by ``python -m xentfast bench`` and ``bench/``.
 
 Each case calls one registered function on inputs of a given total size n
-(elements for elementwise functions, n / 10 rows of 10 classes otherwise),
+(elements for elementwise functions, n / 10 rows of 10 classes for the
+others, and n / 32 samples of 32 features for logistic_loss_and_grad),
 in xentfast and in the pure-NumPy reference.
 """
 import platform
@@ -15,6 +16,7 @@ from xentfast import _registry
 from xentfast._config import get_num_threads, show_config
 
 N_CLASSES = 10
+LINEAR_FEATURES = 32
 SIZES = (1_000, 100_000, 10_000_000)
 QUICK_SIZES = (1_000, 100_000)
 DTYPES = (np.float64, np.float32)
@@ -59,6 +61,11 @@ def make_inputs(function, n, dtype, seed=0):
     if kind == "softmax_loss":
         return (rng.normal(0, 4, (n_rows, N_CLASSES)).astype(dtype),
                 rng.integers(0, N_CLASSES, n_rows))
+    if kind == "linear_model":
+        n_samples = max(n // LINEAR_FEATURES, 1)
+        X = rng.normal(size=(n_samples, LINEAR_FEATURES)).astype(dtype)
+        w = rng.normal(0, 0.3, LINEAR_FEATURES + 1)
+        return (w, X, (rng.random(n_samples) < 0.5).astype(np.float64))
     raise ValueError(f"no benchmark inputs for kind {kind!r}")
 
 

@@ -1,17 +1,22 @@
 # Layer 2: the fused loss-and-gradient pass of logistic (binary) and softmax
 # (multinomial) regression.  X is read once per call, tile by tile: a tile's
 # logits are formed, turned into residuals r = s (prediction - target) and the
-# loss, and its rows are added into the gradient while still in cache.
+# loss, and its rows are added into the gradient while still in cache.  All
+# tile work runs down the tile's columns, contiguous over its rows, so that it
+# vectorises: a Fortran-ordered X is used in place; the rows of a C-ordered X
+# (or a mini-batch) are first copied into a small column-major tile buffer.
 #
 # The rows are split into a fixed number of chunks (independent of the thread
 # count); each chunk accumulates its own gradient and loss in float64, and the
 # chunks are added in a fixed order, so results do not depend on the threads.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport exp, log, log1p, fabs
+from libc.math cimport log, fabs
 from libc.stdlib cimport malloc, free
 
 import numpy as np
+
+from xentfast._vmath cimport exp_nonpositive, log1p_unit
 
 cdef enum:
     TILE = 64                 # rows per tile: logits and residuals stay in L1
@@ -24,26 +29,9 @@ cdef Py_ssize_t n_params(const Problem* P) noexcept nogil:
     return P.n_classes * (P.n_features + P.fit_intercept)
 
 
-cdef inline double dot(const floating* x, Py_ssize_t stride, const double* w,
-                       Py_ssize_t d) noexcept nogil:
-    # Four accumulators let the compiler keep several products in flight
-    # without reassociating (no -ffast-math).
-    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
-    cdef Py_ssize_t j = 0
-    if stride == 1:
-        while j + 4 <= d:
-            a0 += x[j] * w[j]
-            a1 += x[j + 1] * w[j + 1]
-            a2 += x[j + 2] * w[j + 2]
-            a3 += x[j + 3] * w[j + 3]
-            j += 4
-    while j < d:
-        a0 += x[j * stride] * w[j]
-        j += 1
-    return (a0 + a1) + (a2 + a3)
-
-
 cdef inline double tile_dot(const double* r, const floating* col, Py_ssize_t nt) noexcept nogil:
+    # Four accumulators let the compiler keep several products in flight
+    # without reassociating one sum (no -ffast-math).
     cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
     cdef Py_ssize_t t = 0
     while t + 4 <= nt:
@@ -62,108 +50,107 @@ cdef inline Py_ssize_t sample_at(const Py_ssize_t* rows, Py_ssize_t position) no
     return rows[position] if rows != NULL else position
 
 
-cdef void tile_logits(const Problem* P, const floating* X, const double* w,
-                      const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt,
-                      bint by_column, double* Z) noexcept nogil:
-    # Z[c*TILE + t] = x_i . w_c + b_c for the nt rows starting at position t0.
+cdef void gather_tile(const Problem* P, const floating* X, const Py_ssize_t* rows,
+                      Py_ssize_t t0, Py_ssize_t nt, double* tile) noexcept nogil:
+    # tile[j*TILE + t] = X[sample t0 + t, j]: the tile's rows, stored by column.
+    cdef Py_ssize_t d = P.n_features, t, j
+    cdef Py_ssize_t row_stride = P.row_stride, col_stride = P.col_stride
+    cdef const floating* row
+    for t in range(nt):
+        row = X + sample_at(rows, t0 + t) * row_stride
+        for j in range(d):
+            tile[j * TILE + t] = row[j * col_stride]
+
+
+cdef void tile_logits(const Problem* P, const floating* cols, Py_ssize_t col_stride,
+                      const double* w, Py_ssize_t nt, double* Z) noexcept nogil:
+    # Z[c*TILE + t] = x_t . w_c + b_c, where column j of the tile is cols + j*col_stride.
     cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept
     cdef Py_ssize_t c, j, t
     cdef const floating* col
-    cdef const floating* row
+    cdef double* z
     cdef double b, wcj
     for c in range(k):
         b = w[c * ps + d] if P.fit_intercept else 0.0
+        z = Z + c * TILE
         for t in range(nt):
-            Z[c * TILE + t] = b
-    if by_column:
-        # Fortran layout: each feature's values for the tile are contiguous.
+            z[t] = b
         for j in range(d):
-            col = X + j * P.col_stride + t0
-            for c in range(k):
-                wcj = w[c * ps + j]
-                for t in range(nt):
-                    Z[c * TILE + t] += col[t] * wcj
-    else:
-        for t in range(nt):
-            row = X + sample_at(rows, t0 + t) * P.row_stride
-            for c in range(k):
-                Z[c * TILE + t] += dot(row, P.col_stride, w + c * ps, d)
+            col = cols + j * col_stride
+            wcj = w[c * ps + j]
+            for t in range(nt):
+                z[t] += col[t] * wcj
 
 
 cdef double tile_residuals(const Problem* P, const Py_ssize_t* rows, Py_ssize_t t0,
-                           Py_ssize_t nt, Residual residual, double* Z,
+                           Py_ssize_t nt, Residual residual, double* Z, double* buffers,
                            double* weight_sum) noexcept nogil:
     # Replace the logits in Z by the residuals; return the tile's weighted loss.
+    # The tile's targets and weights are gathered first, so that the binary
+    # loop below is branch-free over contiguous buffers and vectorises; it
+    # writes per-row losses that are summed afterwards.
     cdef Py_ssize_t k = P.n_classes, c, t, i, label
+    cdef const double* sw = P.sample_weight
+    cdef double* weights = buffers
+    cdef double* targets = buffers + TILE
+    cdef double* losses = buffers + 2 * TILE
     cdef double s, z, y, e, loss = 0.0, m, total, z_label, inv_total
     for t in range(nt):
         i = sample_at(rows, t0 + t)
-        s = P.sample_weight[i] if P.sample_weight != NULL else 1.0
-        weight_sum[0] += s
-        if residual == GRAM_RESIDUAL:
-            for c in range(k):
-                Z[c * TILE + t] *= s
-        elif k == 1:
+        weights[t] = sw[i] if sw != NULL else 1.0
+        weight_sum[0] += weights[t]
+        if k == 1:
+            targets[t] = P.y[i]
+    if residual == GRAM_RESIDUAL:
+        for c in range(k):
+            for t in range(nt):
+                Z[c * TILE + t] *= weights[t]
+        return 0.0
+    if k == 1:
+        for t in range(nt):
             # CE = log(1 + e^-|z|) - y min(z, 0) - (1 - y) min(-z, 0): three terms >= 0.
+            s = weights[t]
             z = Z[t]
-            y = P.y[i]
-            e = exp(-fabs(z))
-            if z >= 0.0:
-                loss += s * (log1p(e) + (1.0 - y) * z)
-                Z[t] = s * (1.0 / (1.0 + e) - y)
-            else:
-                loss += s * (log1p(e) - y * z)
-                Z[t] = s * (e / (1.0 + e) - y)
-        else:
-            # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
-            label = P.labels[i]
-            m = Z[t]
-            for c in range(1, k):
-                if Z[c * TILE + t] > m:
-                    m = Z[c * TILE + t]
-            z_label = Z[label * TILE + t]
-            total = 0.0
-            for c in range(k):
-                e = exp(Z[c * TILE + t] - m)
-                Z[c * TILE + t] = e
-                total += e
-            loss += s * ((m - z_label) + log(total))
-            inv_total = 1.0 / total
-            for c in range(k):
-                Z[c * TILE + t] = s * (Z[c * TILE + t] * inv_total - (1.0 if c == label else 0.0))
+            y = targets[t]
+            e = exp_nonpositive(-fabs(z))
+            losses[t] = s * (log1p_unit(e) + ((1.0 - y) * z if z >= 0.0 else -y * z))
+            Z[t] = s * ((1.0 if z >= 0.0 else e) / (1.0 + e) - y)
+        for t in range(nt):
+            loss += losses[t]
+        return loss
+    for t in range(nt):
+        # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
+        s = weights[t]
+        label = P.labels[sample_at(rows, t0 + t)]
+        m = Z[t]
+        for c in range(1, k):
+            if Z[c * TILE + t] > m:
+                m = Z[c * TILE + t]
+        z_label = Z[label * TILE + t]
+        total = 0.0
+        for c in range(k):
+            e = exp_nonpositive(Z[c * TILE + t] - m)
+            Z[c * TILE + t] = e
+            total += e
+        loss += s * ((m - z_label) + log(total))
+        inv_total = 1.0 / total
+        for c in range(k):
+            Z[c * TILE + t] = s * (Z[c * TILE + t] * inv_total - (1.0 if c == label else 0.0))
     return loss
 
 
-cdef void tile_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
-                        Py_ssize_t t0, Py_ssize_t nt, bint by_column, const double* Z,
-                        double* G) noexcept nogil:
+cdef void tile_gradient(const Problem* P, const floating* cols, Py_ssize_t col_stride,
+                        Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
     # G[c*(d+1) + j] += Σ_t r_ct x_tj, and G[c*(d+1) + d] += Σ_t r_ct.
     cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t
-    cdef const floating* col
-    cdef const floating* row
-    cdef double* g
-    cdef double r
-    cdef Py_ssize_t cs = P.col_stride
-    if by_column:
-        for j in range(d):
-            col = X + j * P.col_stride + t0
-            for c in range(k):
-                G[c * (d + 1) + j] += tile_dot(Z + c * TILE, col, nt)
-    else:
-        for t in range(nt):
-            row = X + sample_at(rows, t0 + t) * P.row_stride
-            for c in range(k):
-                r = Z[c * TILE + t]
-                g = G + c * (d + 1)
-                if cs == 1:
-                    for j in range(d):
-                        g[j] += r * row[j]
-                else:
-                    for j in range(d):
-                        g[j] += r * row[j * cs]
+    cdef double intercept
     for c in range(k):
+        for j in range(d):
+            G[c * (d + 1) + j] += tile_dot(Z + c * TILE, cols + j * col_stride, nt)
+        intercept = 0.0
         for t in range(nt):
-            G[c * (d + 1) + d] += Z[c * TILE + t]
+            intercept += Z[c * TILE + t]
+        G[c * (d + 1) + d] += intercept
 
 
 cdef void chunk_pass(const Problem* P, const floating* X, const double* w,
@@ -172,19 +159,30 @@ cdef void chunk_pass(const Problem* P, const floating* X, const double* w,
     # out: this chunk's gradient sums (k*(d+1)), then its loss, then its weight sum.
     cdef Py_ssize_t size = P.n_classes * (P.n_features + 1), t0, nt, j
     cdef double loss = 0.0, weight_sum = 0.0
+    cdef double buffers[3 * TILE]
+    # Fortran order, all rows: the tile's columns are already contiguous in X.
+    cdef bint in_place = rows == NULL and P.row_stride == 1
     cdef double* Z = <double*>malloc(P.n_classes * TILE * sizeof(double))
-    # Column-wise tiles need contiguous rows: Fortran layout and no row subset.
-    cdef bint by_column = rows == NULL and P.row_stride == 1 and P.col_stride != 1
+    cdef double* tile = NULL if in_place else <double*>malloc(
+        P.n_features * TILE * sizeof(double))
     for j in range(size):
         out[j] = 0.0
     t0 = start
     while t0 < stop:
         nt = stop - t0 if stop - t0 < TILE else TILE
-        tile_logits(P, X, w, rows, t0, nt, by_column, Z)
-        loss += tile_residuals(P, rows, t0, nt, residual, Z, &weight_sum)
-        tile_gradient(P, X, rows, t0, nt, by_column, Z, out)
+        if in_place:
+            tile_logits(P, X + t0, P.col_stride, w, nt, Z)
+        else:
+            gather_tile(P, X, rows, t0, nt, tile)
+            tile_logits(P, tile, TILE, w, nt, Z)
+        loss += tile_residuals(P, rows, t0, nt, residual, Z, buffers, &weight_sum)
+        if in_place:
+            tile_gradient(P, X + t0, P.col_stride, nt, Z, out)
+        else:
+            tile_gradient(P, tile, TILE, nt, Z, out)
         t0 += nt
     free(Z)
+    free(tile)
     out[size] = loss
     out[size + 1] = weight_sum
 

@@ -78,15 +78,23 @@ cdef void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nog
 
 
 cdef class Progress:
-    """Records the loss of every iteration and forwards it to a Python callback."""
+    """Records the loss of every iteration and forwards it to a Python callback.
+
+    An exception raised by the callback (KeyboardInterrupt included) stops the
+    solver at the end of that iteration; ``raise_if_failed`` re-raises it.
+    """
     cdef double[::1] losses
     cdef Py_ssize_t count
     cdef object callback
+    cdef object error
+    cdef bint stop
 
     def __init__(self, Py_ssize_t max_iter, callback):
         self.losses = np.empty(max_iter + 1)
         self.count = 0
         self.callback = callback
+        self.error = None
+        self.stop = False
 
     cdef void record(self, Py_ssize_t iteration, double loss, double grad_max) noexcept nogil:
         if self.count < self.losses.shape[0]:
@@ -94,13 +102,21 @@ cdef class Progress:
             self.count += 1
         if self.callback is not None:
             with gil:
-                self.callback(iteration, loss, grad_max)
+                try:
+                    self.callback(iteration, loss, grad_max)
+                except BaseException as error:
+                    self.error = error
+                    self.stop = True
 
     def curve(self):
         return np.asarray(self.losses[:self.count]).copy()
 
+    def raise_if_failed(self):
+        if self.error is not None:
+            raise self.error
 
-def lipschitz_bound(LinearProblem problem, int n_iter=20, seed=0):
+
+def lipschitz_bound(LinearProblem problem, int n_iter=12, seed=0):
     """An estimate of the gradient's Lipschitz constant L.
 
     The Hessian of the mean cross-entropy is at most c·Xaᵀ S Xa / Σs (c = 1/4
@@ -138,7 +154,7 @@ def gradient_descent(LinearProblem problem, double[::1] w, double step, bint bac
         loss = loss_and_grad(P, &w[0], &grad[0], NULL, 0, CROSS_ENTROPY_RESIDUAL)
         grad_max = max_abs(&grad[0], p)
         progress.record(0, loss, grad_max)
-        while it < max_iter and grad_max > tol:
+        while it < max_iter and grad_max > tol and not progress.stop:
             it += 1
             tries = 0
             while True:
@@ -158,6 +174,8 @@ def gradient_descent(LinearProblem problem, double[::1] w, double step, bint bac
             loss = trial_loss
             grad_max = max_abs(&grad[0], p)
             progress.record(it, loss, grad_max)
+            if progress.stop:
+                break
     return it, grad_max
 
 
@@ -178,7 +196,7 @@ def nesterov(LinearProblem problem, double[::1] w, double step, Py_ssize_t max_i
             loss = loss_and_grad(P, &y[0], &grad[0], NULL, 0, CROSS_ENTROPY_RESIDUAL)
             grad_max = max_abs(&grad[0], p)
             progress.record(it, loss, grad_max)
-            if grad_max <= tol:
+            if grad_max <= tol or progress.stop:
                 vcopy(&w[0], &y[0], p)
                 break
             if it >= max_iter:
@@ -231,7 +249,7 @@ def stochastic_gradient_descent(LinearProblem problem, double[::1] w, double ste
             epoch_loss /= n
             change = fabs(epoch_loss - previous) / (fabs(epoch_loss) if epoch_loss != 0 else 1.0)
             progress.record(epoch, epoch_loss, max_abs(&grad[0], p))
-            if change <= tol:
+            if change <= tol or progress.stop:
                 break
             previous = epoch_loss
     return epoch, change
@@ -269,11 +287,12 @@ def lbfgs(LinearProblem problem, double[::1] w, Py_ssize_t max_iter, double tol,
     cdef double[::1] S = np.empty(LBFGS_MEMORY * p), Y = np.empty(LBFGS_MEMORY * p)
     cdef double[::1] rho = np.empty(LBFGS_MEMORY), alpha_buf = np.empty(LBFGS_MEMORY)
     cdef double loss, trial_loss, grad_max, slope, step, sy, yy, gamma = 1.0
+    cdef bint sufficient
     with nogil:
         loss = loss_and_grad(P, &w[0], &grad[0], NULL, 0, CROSS_ENTROPY_RESIDUAL)
         grad_max = max_abs(&grad[0], p)
         progress.record(0, loss, grad_max)
-        while it < max_iter and grad_max > tol:
+        while it < max_iter and grad_max > tol and not progress.stop:
             it += 1
             two_loop(&grad[0], &direction[0], &S[0], &Y[0], &rho[0], &alpha_buf[0],
                      n_pairs, newest, p, gamma)
@@ -291,14 +310,15 @@ def lbfgs(LinearProblem problem, double[::1] w, Py_ssize_t max_iter, double tol,
                 step_to(&trial[0], &w[0], step, &direction[0], p)
                 trial_loss = loss_and_grad(P, &trial[0], &trial_grad[0], NULL, 0,
                                            CROSS_ENTROPY_RESIDUAL)
-                if trial_loss <= loss + 1e-4 * step * slope or tries >= MAX_BACKTRACKS:
+                sufficient = trial_loss <= loss + 1e-4 * step * slope
+                if sufficient or tries >= MAX_BACKTRACKS:
                     break
                 # Minimum of the quadratic through f(0), f'(0) and f(step), kept in [0.1, 0.5] step.
                 step = step * min(0.5, max(0.1, -slope * step
                                            / (2.0 * (trial_loss - loss - slope * step))))
                 tries += 1
-            if not trial_loss <= loss:
-                break  # no decrease is possible at this precision
+            if not sufficient:
+                break  # no decrease is possible at this precision: stop, not spin
             # Keep the pair s = trial - w, y = trial_grad - grad only if it has curvature
             # (it always has for a strictly convex objective; rounding can spoil it).
             sy = 0.0
@@ -319,4 +339,6 @@ def lbfgs(LinearProblem problem, double[::1] w, Py_ssize_t max_iter, double tol,
             loss = trial_loss
             grad_max = max_abs(&grad[0], p)
             progress.record(it, loss, grad_max)
+            if progress.stop:
+                break
     return it, grad_max

@@ -11,6 +11,7 @@ here once.  ``kind`` tells the tests and benchmarks which inputs it takes:
 - ``distribution_pair``: distributions ``p`` and ``q`` along ``axis=``, ``base=``.
 - ``binary_loss``: predictions and targets of one shape, ``weight=``, ``reduction=``.
 - ``softmax_loss``: logits ``(..., k)`` and class-index or probability targets.
+- ``linear_model``: parameters ``w``, a matrix ``X`` (n, d) and targets ``y``.
 """
 import importlib
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ FUNCTIONS = (
                    "softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None, "
                    'label_smoothing=0.0, ignore_index=None, reduction="mean", return_grad=False)',
                    "cross-entropy of a softmax model; index or probability targets"),
+    PublicFunction("logistic_loss_and_grad", "linear_model",
+                   "logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, "
+                   "fit_intercept=True)",
+                   "mean cross-entropy + α/2 ‖coef‖² of a logistic (w: (d+1,)) or softmax "
+                   "(w: (k, d+1)) model and its gradient, in one pass over X"),
 )
 
 

@@ -29,8 +29,10 @@ def _prepare_X(X):
     X = _checks.as_real_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"X needs at least one sample and one feature, got shape {X.shape}")
+    if min(X.shape) == 0:
+        what = "sample" if X.shape[0] == 0 else "feature"
+        raise ValueError(f"X has 0 {what}(s) (shape={X.shape}) while a minimum of 1 "
+                         f"is required.")
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
     return X
@@ -128,8 +130,9 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
 class FitResult:
     coef: np.ndarray          # (k, width) parameters, intercept in the last column (k = 1: binary)
     n_iter: int
-    loss_curve: np.ndarray    # the objective at the start and after every iteration (epoch for sgd)
-    grad_max: float           # max |gradient| at the end (sgd: of the last mini-batch)
+    loss_curve: np.ndarray    # the objective at the start and after every iteration; sgd: the
+                              # mean mini-batch loss of every epoch (no starting value)
+    grad_max: float           # max |gradient| at the end (nan for sgd)
     converged: bool
     step: float               # the step size used (sgd: the initial one)
 
@@ -187,7 +190,9 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_in
     else:
         n_iter, change = _optimize.stochastic_gradient_descent(
             problem, w, step, batch_size, max_iter, tol, _seed(random_state), progress)
+        progress.raise_if_failed()
         return FitResult(w.reshape(n_classes, width), n_iter, progress.curve(), np.nan,
                          change <= tol, step)
+    progress.raise_if_failed()
     return FitResult(w.reshape(n_classes, width), n_iter, progress.curve(), grad_max,
                      grad_max <= tol, step)

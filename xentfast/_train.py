@@ -1,0 +1,285 @@
+"""python -m xentfast train: fit a logistic or softmax model, live, and compare with NumPy.
+
+The data come from a known model (fixed seed): X ~ N(0, 1) and labels drawn
+from σ(X θ + b) (two classes) or softmax(X Θᵀ + b) (more), so the accuracy of
+the true model is known too.  ``--data`` picks one of scikit-learn's bundled
+data sets instead (standardised; no download), when scikit-learn is installed.
+
+A progress bar on one line shows the iteration, loss, gradient max-norm and
+rows/s.  The summary gives the accuracy, the time per iteration, and the
+same number of iterations of plain NumPy gradient descent
+(``reference.logistic_gradient_descent``).  ``--plot FILE.png`` draws both
+loss curves with matplotlib, if it is installed.
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import xentfast
+from xentfast import linear_model, reference
+
+BUNDLED = ("breast_cancer", "iris", "wine")   # in sklearn.datasets, shipped with the package
+
+
+def _int_at_least(low):
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
+        return value
+    return parse
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def add_arguments(parser):
+    parser.add_argument("--n-samples", type=_int_at_least(1), default=100_000,
+                        help="rows of synthetic data (default: %(default)s)")
+    parser.add_argument("--n-features", type=_int_at_least(1), default=32,
+                        help="columns of synthetic data (default: %(default)s)")
+    parser.add_argument("--classes", type=_int_at_least(2), default=2,
+                        help="classes of synthetic data, >= 2 (default: %(default)s)")
+    parser.add_argument("--solver", choices=linear_model.SOLVERS, default="lbfgs")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--threads", type=_int_at_least(1), default=None,
+                        help="threads for xentfast (default: all usable cores)")
+    parser.add_argument("--alpha", type=_non_negative_float, default=0.0,
+                        help="L2 penalty on the mean loss (default: %(default)s)")
+    parser.add_argument("--max-iter", type=_int_at_least(0), default=100,
+                        help="iterations (epochs for sgd) (default: %(default)s)")
+    parser.add_argument("--tol", type=_non_negative_float, default=1e-4,
+                        help="stop at this gradient max-norm (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    parser.add_argument("--data", choices=("synthetic",) + BUNDLED, default="synthetic",
+                        help="synthetic data, or a data set bundled with scikit-learn")
+    parser.add_argument("--plot", metavar="FILE.png", default=None,
+                        help="draw the loss curves into this file (needs matplotlib)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m xentfast train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+# --- data -----------------------------------------------------------------------
+
+def make_synthetic(n_samples, n_features, n_classes, dtype, seed):
+    """(X, y, true_logits): X ~ N(0, 1), y drawn from a logistic or softmax model."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=dtype)
+    rows = 1 if n_classes == 2 else n_classes
+    # Logits with a standard deviation of about 2: learnable, but not separable.
+    coef = rng.standard_normal((rows, n_features)) * (2.0 / np.sqrt(n_features))
+    intercept = rng.standard_normal(rows) * 0.5
+    logits = X @ coef.T + intercept
+    if n_classes == 2:
+        y = (rng.random(n_samples) < xentfast.sigmoid(logits[:, 0])).astype(np.intp)
+    else:
+        # Gumbel-max trick: argmax(logits + Gumbel noise) is an exact softmax draw.
+        y = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+    return X, y, logits
+
+
+def load_bundled(name, dtype):
+    """(X, y) of a scikit-learn bundled data set, each column standardised; None
+    without scikit-learn."""
+    try:
+        from sklearn import datasets
+    except ImportError:
+        return None
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return X.astype(dtype), y.astype(np.intp)
+
+
+def predict(coef, n_features, X):
+    """Class indices from FitResult parameters (k rows, intercept last if present)."""
+    logits = X @ coef[:, :n_features].T
+    if coef.shape[1] > n_features:
+        logits += coef[:, n_features]
+    return (logits[:, 0] > 0).astype(np.intp) if coef.shape[0] == 1 else logits.argmax(axis=1)
+
+
+# --- progress -------------------------------------------------------------------
+
+class ProgressBar:
+    """The fit's callback: redraws one line (``\\r``) at most every ``interval`` s.
+
+    Times count from the first report, so the solver's setup (e.g. the 1/L
+    estimate of gd) is left out.  rows/s counts one pass over the rows per
+    iteration (the extra passes of line searches are not counted).
+    """
+
+    def __init__(self, max_iter, n_rows, stream=None, interval=0.1, width=24):
+        self.max_iter = max(max_iter, 1)
+        self.n_rows = n_rows
+        self.stream = sys.stderr if stream is None else stream
+        self.interval = interval
+        self.width = width
+        self.first = None      # (iteration, time) of the first report
+        self.last = None       # (iteration, loss, grad_max, time) of the latest
+        self.last_draw = -np.inf
+
+    def __call__(self, iteration, loss, grad_max):
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (iteration, now)
+        self.last = (iteration, loss, grad_max, now)
+        if now - self.last_draw >= self.interval:
+            self.last_draw = now
+            self.draw()
+
+    def seconds_per_iteration(self):
+        """Mean time between reports, or nan before two reports."""
+        if self.last is None or self.last[0] == self.first[0]:
+            return np.nan
+        return (self.last[3] - self.first[1]) / (self.last[0] - self.first[0])
+
+    def draw(self):
+        iteration, loss, grad_max, _ = self.last
+        filled = int(self.width * min(iteration / self.max_iter, 1.0))
+        bar = "#" * filled + "." * (self.width - filled)
+        seconds = self.seconds_per_iteration()
+        rate = f"{self.n_rows / seconds:9.3g}" if seconds > 0 else f"{'-':>9}"
+        self.stream.write(f"\r{iteration:5d}/{self.max_iter} [{bar}] loss {loss:.8f}  "
+                          f"|grad|max {grad_max:.2e}  {rate} rows/s ")
+        self.stream.flush()
+
+    def finish(self):
+        if self.last is not None:
+            self.draw()
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+# --- the command ----------------------------------------------------------------
+
+def _matplotlib_figure():
+    try:
+        from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    except ImportError:
+        return None
+    return Figure
+
+
+def plot_losses(path, Figure, curve, reference_losses, solver, title):
+    """The objective (left) and its distance to the lowest value seen, log scale (right)."""
+    curves = {f"xentfast {solver}": curve}
+    if reference_losses is not None:
+        curves["NumPy gradient descent"] = reference_losses
+    lowest = min(np.min(values) for values in curves.values())
+    figure = Figure(figsize=(11, 4.5))
+    left, right = figure.subplots(1, 2)
+    for (label, values), style in zip(curves.items(), ("-", "--")):
+        steps = np.arange(len(values))
+        left.plot(steps, values, style, label=label)
+        gap = values - lowest
+        # The lowest point itself has a gap of 0, which a log scale cannot show.
+        right.semilogy(steps[gap > 0], gap[gap > 0], style, label=label)
+    left.set_ylabel("objective (mean cross-entropy + penalty)")
+    right.set_ylabel("objective - lowest objective seen")
+    for axes in (left, right):
+        axes.set_xlabel("epoch" if solver == "sgd" else "iteration")
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def run(args):
+    Figure = None
+    if args.plot is not None:
+        Figure = _matplotlib_figure()
+        if Figure is None:
+            print("--plot needs matplotlib, which is not installed "
+                  "(pip install matplotlib); nothing was fitted", file=sys.stderr)
+            return 2
+    if args.threads is not None:
+        xentfast.set_num_threads(args.threads)
+    dtype = np.dtype(args.dtype)
+
+    true_logits = None
+    if args.data == "synthetic":
+        X, y, true_logits = make_synthetic(args.n_samples, args.n_features, args.classes,
+                                           dtype, args.seed)
+        n_classes = args.classes
+        source = "synthetic data from a known model"
+    else:
+        data = load_bundled(args.data, dtype)
+        if data is None:
+            print(f"--data {args.data} needs scikit-learn, which is not installed; "
+                  f"use --data synthetic", file=sys.stderr)
+            return 2
+        X, y = data
+        n_classes = int(y.max()) + 1
+        source = f"scikit-learn's {args.data} data set, standardised"
+    n_samples, n_features = X.shape
+    rows = 1 if n_classes == 2 else n_classes
+    # Binary targets are 0/1 floats, multinomial ones class indices (linear_model's convention).
+    targets = y.astype(np.float64) if rows == 1 else y
+    options = dict(alpha=args.alpha, fit_intercept=True)
+    print(f"{source}: {n_samples} x {n_features} {dtype}, {n_classes} classes; "
+          f"solver {args.solver}, {xentfast.get_num_threads()} thread(s)")
+
+    sys.stdout.flush()  # the header before the progress bar (on stderr)
+    progress = ProgressBar(args.max_iter, n_samples)
+    start = time.perf_counter()
+    result = linear_model.fit_logistic(X, targets, rows, solver=args.solver,
+                                       max_iter=args.max_iter, tol=args.tol,
+                                       random_state=args.seed, callback=progress, **options)
+    fit_seconds = time.perf_counter() - start
+    progress.finish()
+
+    accuracy = np.mean(predict(result.coef, n_features, X) == y)
+    per_iteration = progress.seconds_per_iteration()
+    if not np.isfinite(per_iteration):  # fewer than two reports: setup included
+        per_iteration = fit_seconds / max(result.n_iter, 1)
+    unit = "epoch" if args.solver == "sgd" else "iteration"
+    status = "converged" if result.converged else "stopped at --max-iter"
+    print(f"{args.solver}: {result.n_iter} {unit}s ({status}), final loss "
+          f"{result.loss_curve[-1]:.10g}, {fit_seconds:.3f} s in all, "
+          f"{per_iteration * 1e3:.3f} ms per {unit}")
+    if true_logits is not None:
+        best = (true_logits[:, 0] > 0) if rows == 1 else true_logits.argmax(axis=1)
+        print(f"training accuracy {accuracy:.4f} (the true model's: {np.mean(best == y):.4f})")
+    else:
+        print(f"training accuracy {accuracy:.4f}")
+
+    reference_losses = None
+    if result.n_iter > 0:
+        # The NumPy loop takes gd's step 1/L (max_iter=0 computes only the step).
+        step = result.step
+        if not np.isfinite(step) or args.solver != "gd":
+            step = linear_model.fit_logistic(X, targets, rows, solver="gd", max_iter=0,
+                                             **options).step
+        w0 = np.zeros(n_features + 1) if rows == 1 else np.zeros((rows, n_features + 1))
+        start = time.perf_counter()
+        _, reference_losses = reference.logistic_gradient_descent(
+            w0, X, targets, step=step, n_iter=result.n_iter, **options)
+        numpy_seconds = time.perf_counter() - start
+        numpy_per_iteration = numpy_seconds / result.n_iter
+        note = " (in float64: the reference converts X)" if dtype != np.float64 else ""
+        print(f"NumPy gradient descent{note}, the same {result.n_iter} iterations with step "
+              f"{step:.4g}: final loss {reference_losses[-1]:.10g}, {numpy_seconds:.3f} s, "
+              f"{numpy_per_iteration * 1e3:.3f} ms per iteration "
+              f"({numpy_per_iteration / per_iteration:.2f}x xentfast's time per {unit})")
+
+    if Figure is not None:
+        plot_losses(args.plot, Figure, result.loss_curve, reference_losses, args.solver,
+                    f"{n_samples} x {n_features} {dtype}, {n_classes} classes")
+        print(f"loss curves written to {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

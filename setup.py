@@ -1,10 +1,16 @@
 """Build the Cython kernels, with OpenMP where the compiler has it.
 
+The kernel modules are compiled twice from the same .pyx on x86-64: once for
+the baseline instruction set (SSE2) as ``xentfast.<module>``, and once with
+AVX2 and FMA as ``xentfast._avx2.<module>``.  ``xentfast._kernels`` picks one
+at import from the CPU's features.
+
 Environment:
   XENTFAST_OPENMP=0   build without OpenMP even if the compiler supports it.
+  XENTFAST_AVX2=0     build only the baseline kernels.
 """
 import os
-import sys
+import sysconfig
 import tempfile
 import textwrap
 import warnings
@@ -14,8 +20,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_MODULES = ("_activations", "_information", "_losses", "_validate", "_linear",
-                  "_optimize", "_build_info")
+# Modules with hot loops: built for each kernel set.
+KERNEL_MODULES = ("_activations", "_information", "_losses", "_linear")
+# Modules without hot loops: built once.
+SUPPORT_MODULES = ("_validate", "_build_info")
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,
@@ -31,6 +39,7 @@ CYTHON_DIRECTIVES = {
 # Never -ffast-math (it may delete isnan tests and flush subnormals
 # process-wide), never -march=native.
 UNIX_COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+AVX2_COMPILE_ARGS = {"unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]}
 OPENMP_FLAGS = {"msvc": (["/openmp"], []), "unix": (["-fopenmp"], ["-fopenmp"])}
 
 OPENMP_PROBE = textwrap.dedent("""
@@ -59,6 +68,11 @@ def compiler_has_openmp(compiler, compile_flags, link_flags):
     return True
 
 
+def targets_x86_64():
+    platform = sysconfig.get_platform().lower()
+    return platform.endswith(("x86_64", "amd64"))
+
+
 class BuildExtWithOpenMP(build_ext):
     def build_extensions(self):
         kind = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
@@ -71,23 +85,30 @@ class BuildExtWithOpenMP(build_ext):
         for ext in self.extensions:
             if kind == "unix":
                 ext.extra_compile_args += UNIX_COMPILE_ARGS
+            if ext.name.startswith("xentfast._avx2."):
+                ext.extra_compile_args += AVX2_COMPILE_ARGS[kind]
             if use_openmp:
                 ext.extra_compile_args += compile_flags
                 ext.extra_link_args += link_flags
         super().build_extensions()
 
 
-extensions = [
-    Extension(
-        f"xentfast.{name}",
-        [f"xentfast/{name}.pyx"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
-    for name in KERNEL_MODULES
-]
+def extension(name, module):
+    return Extension(name, [f"xentfast/{module}.pyx"], include_dirs=[np.get_include()],
+                     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+
+
+
+baseline = cythonize([extension(f"xentfast.{m}", m) for m in KERNEL_MODULES + SUPPORT_MODULES],
+                     compiler_directives=CYTHON_DIRECTIVES)
+avx2 = []
+if targets_x86_64() and os.environ.get("XENTFAST_AVX2", "1") != "0":
+    # The same generated C files, compiled again for AVX2 + FMA.
+    avx2 = [Extension(f"xentfast._avx2.{ext.name.rsplit('.', 1)[1]}", list(ext.sources),
+                      include_dirs=ext.include_dirs, define_macros=ext.define_macros)
+            for ext in baseline if ext.name.rsplit(".", 1)[1] in KERNEL_MODULES]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=CYTHON_DIRECTIVES),
+    ext_modules=baseline + avx2,
     cmdclass={"build_ext": BuildExtWithOpenMP},
 )

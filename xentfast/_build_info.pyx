@@ -27,4 +27,19 @@ cdef extern from *:
     const char* XENTFAST_COMPILER
 
 COMPILER = XENTFAST_COMPILER.decode()
-KERNEL_SET = "baseline (scalar libm exp/log)"
+
+cdef extern from *:
+    """
+    /* Whether this CPU (and its OS) can run the AVX2 + FMA kernels. */
+    static int xentfast_cpu_has_avx2_fma(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int xentfast_cpu_has_avx2_fma() noexcept nogil
+
+CPU_HAS_AVX2_FMA = bool(xentfast_cpu_has_avx2_fma())

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from xentfast import _build_info
+from xentfast import _build_info, _kernels
 
 __version__ = "0.1.0"
 
@@ -58,7 +58,8 @@ def show_config(print_out=True):
         "openmp": _build_info.HAVE_OPENMP,
         "threads": get_num_threads(),
         "usable cores": _usable_cores(),
-        "kernel set": _build_info.KERNEL_SET,
+        "kernel set": _kernels.KERNEL_SET,
+        "cpu has avx2+fma": _build_info.CPU_HAS_AVX2_FMA,
     }
     if print_out:
         width = max(map(len, config))

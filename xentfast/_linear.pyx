@@ -11,7 +11,8 @@
 # chunks are added in a fixed order, so results do not depend on the threads.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport log, fabs
+from libc.math cimport log, fabs, sqrt, INFINITY
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, free
 
 import numpy as np
@@ -301,3 +302,6 @@ cdef class LinearProblem:
         with nogil:
             loss = loss_and_grad(&self.problem, &w[0], &grad[0], NULL, 0, CROSS_ENTROPY_RESIDUAL)
         return loss
+
+
+include "_solvers.pxi"

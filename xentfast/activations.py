@@ -3,7 +3,8 @@
 Layer 3: check and lay out the arguments, then call the compiled kernels in
 ``_activations``.  No math here.
 """
-from xentfast import _activations, _checks, _layout
+from xentfast import _checks, _layout
+from xentfast._kernels import _activations
 from xentfast._config import get_num_threads
 
 

@@ -4,7 +4,8 @@ Layer 3: check and lay out the arguments, then call the compiled kernels in
 ``_information``.  No math here.  p and q are taken as given: never
 renormalised.  Entries must lie in [0, 1]; nan propagates.
 """
-from xentfast import _checks, _information, _layout
+from xentfast import _checks, _layout
+from xentfast._kernels import _information
 from xentfast._config import get_num_threads
 
 

@@ -1,7 +1,7 @@
 """Logistic and softmax regression fitted by gradient descent on the cross-entropy.
 
-Layer 3: checks and layout for the fused kernel (``_linear``) and the solvers
-(``_optimize``), and the scikit-learn-style ``LogisticRegression`` estimator.
+Layer 3: checks and layout for the fused kernel and the solvers (``_linear``);
+the scikit-learn-style estimator is in ``logistic_regression.py``.
 
 The objective, for weights w = (coef, intercept) and sample weights s:
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xentfast import _checks, _linear, _optimize, _validate
+from xentfast import _checks, _validate
+from xentfast._kernels import _linear
 from xentfast._config import get_num_threads
 
 SOLVERS = ("lbfgs", "gd", "nesterov", "sgd")
@@ -176,19 +177,19 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_in
     width = n_features + bool(fit_intercept)
     w = np.zeros(n_classes * width) if coef_init is None else np.array(
         coef_init, dtype=np.float64).reshape(-1)
-    progress = _optimize.Progress(max_iter, callback)
+    progress = _linear.Progress(max_iter, callback)
     step = float(learning_rate) if fixed_step else np.nan
     if solver in ("gd", "nesterov", "sgd") and not fixed_step:
-        step = 1.0 / _optimize.lipschitz_bound(problem)
+        step = 1.0 / _linear.lipschitz_bound(problem)
     if solver == "lbfgs":
-        n_iter, grad_max = _optimize.lbfgs(problem, w, max_iter, tol, progress)
+        n_iter, grad_max = _linear.lbfgs(problem, w, max_iter, tol, progress)
     elif solver == "gd":
-        n_iter, grad_max = _optimize.gradient_descent(problem, w, step, not fixed_step,
+        n_iter, grad_max = _linear.gradient_descent(problem, w, step, not fixed_step,
                                                       max_iter, tol, progress)
     elif solver == "nesterov":
-        n_iter, grad_max = _optimize.nesterov(problem, w, step, max_iter, tol, progress)
+        n_iter, grad_max = _linear.nesterov(problem, w, step, max_iter, tol, progress)
     else:
-        n_iter, change = _optimize.stochastic_gradient_descent(
+        n_iter, change = _linear.stochastic_gradient_descent(
             problem, w, step, batch_size, max_iter, tol, _seed(random_state), progress)
         progress.raise_if_failed()
         return FitResult(w.reshape(n_classes, width), n_iter, progress.curve(), np.nan,

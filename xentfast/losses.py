@@ -9,7 +9,8 @@ when that is 0, e.g. for empty input).
 """
 import numpy as np
 
-from xentfast import _checks, _layout, _losses
+from xentfast import _checks, _layout
+from xentfast._kernels import _losses
 from xentfast._config import get_num_threads
 
 

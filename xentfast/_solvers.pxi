@@ -1,5 +1,7 @@
-# Layer 2: the solvers that minimise the LinearProblem objective.  Each runs
-# its whole loop without the GIL, taking it only to call the progress callback
+# Layer 2: the solvers that minimise the LinearProblem objective, included
+# into _linear.pyx so that they call its kernel directly (and so that each
+# kernel set, baseline or AVX2, has its own solvers).  Each runs its whole
+# loop without the GIL, taking it only to call the progress callback
 # once per iteration (when there is one).
 #
 #   gd        gradient descent, the article's method: w <- w - step ∇f(w)
@@ -9,14 +11,6 @@
 #             as 1/sqrt(epoch)
 #   lbfgs     limited-memory BFGS (two-loop recursion, 10 pairs) with a
 #             backtracking Armijo line search
-from libc.math cimport sqrt, fabs, INFINITY
-from libc.stdint cimport uint64_t
-
-import numpy as np
-
-from xentfast._linear cimport (LinearProblem, Problem, loss_and_grad, n_params,
-                               CROSS_ENTROPY_RESIDUAL, GRAM_RESIDUAL)
-
 cdef enum:
     LBFGS_MEMORY = 10
     MAX_BACKTRACKS = 40

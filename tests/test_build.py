@@ -1,0 +1,57 @@
+"""The compiled build is the one expected: OpenMP on, and the fastest kernel set
+the CPU can run unless the baseline is forced.  A silent fallback would hide a
+broken build, so these fail instead."""
+import os
+
+import numpy as np
+
+import xentfast
+from xentfast import _build_info, _kernels
+
+
+def test_show_config_reports_the_build():
+    config = xentfast.show_config(print_out=False)
+    for key in ("xentfast", "numpy", "compiler", "openmp", "threads", "kernel set"):
+        assert key in config
+    assert config["kernel set"] == _kernels.KERNEL_SET
+
+
+def test_openmp_is_on_unless_disabled():
+    if os.environ.get("XENTFAST_OPENMP") == "0":
+        assert not _build_info.HAVE_OPENMP
+    else:
+        assert _build_info.HAVE_OPENMP
+
+
+def test_kernel_set_matches_the_cpu():
+    forced = os.environ.get("XENTFAST_KERNELS", "").lower()
+    if forced == "baseline" or not _build_info.CPU_HAS_AVX2_FMA:
+        expected = "baseline"
+    else:
+        expected = "avx2-fma"
+    assert _kernels.KERNEL_SET == expected
+    module_folder = os.path.basename(os.path.dirname(_kernels._activations.__file__))
+    assert module_folder == ("_avx2" if expected == "avx2-fma" else "xentfast")
+
+
+def test_kernels_are_compiled_modules():
+    for module in (_kernels._activations, _kernels._information, _kernels._losses,
+                   _kernels._linear):
+        assert module.__file__.endswith((".so", ".pyd")), module.__file__
+
+
+def test_thread_setting():
+    before = xentfast.get_num_threads()
+    try:
+        xentfast.set_num_threads(1)
+        assert xentfast.get_num_threads() == 1
+        for bad in (0, -1, 1.5, "2", True):
+            try:
+                xentfast.set_num_threads(bad)
+            except ValueError:
+                pass
+            else:
+                raise AssertionError(f"set_num_threads({bad!r}) did not raise")
+    finally:
+        xentfast.set_num_threads(before)
+    assert xentfast.sigmoid(np.zeros(3)).tolist() == [0.5, 0.5, 0.5]

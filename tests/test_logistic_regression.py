@@ -5,6 +5,7 @@ data sets, clone) skip without it, and one test imports the estimator in a
 subprocess where scikit-learn cannot be imported, to check the fallbacks.
 """
 import io
+import os
 import subprocess
 import sys
 import warnings
@@ -266,7 +267,7 @@ def test_not_converged_warns():
         LogisticRegression(solver="gd", max_iter=3).fit(X, y)
 
 
-def test_works_without_sklearn():
+def test_works_without_sklearn(tmp_path):
     # A fresh interpreter in which `import sklearn` fails.
     code = """
 import sys
@@ -298,8 +299,12 @@ assert model.fit(X, y).score(X, y) == 1.0
 assert model.score(X, y, sample_weight=[1, 1, 1, 0]) == 1.0
 print("ok")
 """
+    # Import the same xentfast as this process (installed or built in place), from a
+    # folder where the source tree cannot shadow it.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(xentfast.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_parent)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 

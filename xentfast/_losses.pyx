@@ -15,6 +15,7 @@ from libc.math cimport exp, log, log1p, fabs, INFINITY, NAN
 from xentfast._scalar cimport (log1p_exp_neg_abs, xlogy, xlog1py, compensated_add,
                                compensated_result)
 from xentfast._parallel cimport threads_for, BLOCK
+from xentfast._vmath cimport exp_nonpositive, log1p_unit
 from xentfast._rows cimport RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF
 
 
@@ -100,29 +101,48 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
     return total
 
 
-cdef inline double bce_logits_loss_and_grad(double z, double y, double pos_weight,
-                                            double* grad) noexcept nogil:
+cdef double bce_logits_block(const floating* z, const floating* y, const floating* weight,
+                             const floating* pos_weight, floating* loss_out,
+                             floating* grad_out, Py_ssize_t n,
+                             double grad_scale) noexcept nogil:
+    # One block of n <= BLOCK elements; returns the sum of its losses (when
+    # loss_out is NULL).  NULL weight/pos_weight mean 1.
+    #
     # loss = -(pw y log σ(z) + (1 - y) log σ(-z)),  dloss/dz = (1 - y) σ(z) - pw y σ(-z).
-    # log σ(±z) = min(±z, 0) - log(1 + e^-|z|) share one log1p(exp), and σ(±z)
-    # are both formed from e^-|z| without 1 - σ, so neither cancels.
-    cdef double e = exp(-fabs(z))
-    cdef double log_term = log1p(e)
-    cdef double pos_coef = pos_weight * y, neg_coef = 1.0 - y
-    cdef double loss = 0.0, sig_pos, sig_neg
-    if pos_coef != 0.0:
-        loss -= pos_coef * ((z if z < 0.0 else 0.0) - log_term)
-    if neg_coef != 0.0:
-        loss -= neg_coef * ((-z if z > 0.0 else 0.0) - log_term)
-    if z >= 0.0:
-        sig_pos = 1.0 / (1.0 + e)
-        sig_neg = e * sig_pos
-    else:
-        sig_neg = 1.0 / (1.0 + e)
-        sig_pos = e * sig_neg
-    grad[0] = neg_coef * sig_pos - pos_coef * sig_neg
-    if z != z:
-        return z  # nan logits propagate even where both coefficients are 0
-    return loss
+    # -log σ(±z) = log(1 + e^-|z|) ∓ min(±z, 0) share one exp and one log1p, and
+    # σ(±z) are both formed from e^-|z| without 1 - σ, so nothing cancels.
+    # The first loop is branch-free (selects only) so that it vectorises; the
+    # second applies the optional weights.  A term whose coefficient is 0 is 0.
+    cdef double pos_loss[BLOCK]
+    cdef double neg_loss[BLOCK]
+    cdef double pos_grad[BLOCK]
+    cdef double neg_grad[BLOCK]
+    cdef Py_ssize_t i
+    cdef double zi, yi, e, log_term, inv, pw, w, pos, loss, total = 0.0
+    for i in range(n):
+        zi = z[i]
+        yi = y[i]
+        e = exp_nonpositive(-fabs(zi))
+        log_term = log1p_unit(e)
+        inv = 1.0 / (1.0 + e)
+        pos_loss[i] = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
+        neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
+        pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
+        neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
+    for i in range(n):
+        pw = pos_weight[i] if pos_weight != NULL else 1.0
+        w = weight[i] if weight != NULL else 1.0
+        pos = pw * pos_loss[i] if pw != 0.0 else 0.0
+        loss = w * (pos + neg_loss[i])
+        if z[i] != z[i]:
+            loss = z[i]  # nan logits propagate even where both coefficients are 0
+        if grad_out != NULL:
+            grad_out[i] = <floating>(w * (pw * pos_grad[i] + neg_grad[i]) * grad_scale)
+        if loss_out != NULL:
+            loss_out[i] = <floating>loss
+        else:
+            total += loss
+    return total
 
 
 def binary_cross_entropy_with_logits_kernel(
@@ -131,29 +151,26 @@ def binary_cross_entropy_with_logits_kernel(
         double denominator, int n_threads):
     """Losses (per element into loss_out, else sum / denominator) and, when grad_out
     has length n, the gradient of that loss with respect to the logits."""
-    cdef Py_ssize_t b, i, n = logits.shape[0]
+    cdef Py_ssize_t b, start, n = logits.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
-    cdef bint has_weight = weight.shape[0] > 0, has_pos_weight = pos_weight.shape[0] > 0
     cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
-    cdef double acc, loss, grad, w, total
+    cdef double total
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
+    cdef const floating* z = &logits[0] if n > 0 else NULL
+    cdef const floating* y = &targets[0] if n > 0 else NULL
+    cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
+    cdef const floating* pw = &pos_weight[0] if pos_weight.shape[0] > 0 else NULL
+    cdef floating* losses = &loss_out[0] if per_element else NULL
+    cdef floating* grads = &grad_out[0] if want_grad else NULL
     with nogil:
         for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads)):
-            acc = 0.0
-            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-                loss = bce_logits_loss_and_grad(
-                    logits[i], targets[i], pos_weight[i] if has_pos_weight else 1.0, &grad)
-                w = weight[i] if has_weight else 1.0
-                if has_weight:
-                    loss = w * loss
-                if want_grad:
-                    grad_out[i] = <floating>(w * grad * grad_scale)
-                if per_element:
-                    loss_out[i] = <floating>loss
-                else:
-                    acc = acc + loss
-            if not per_element:
-                block_sums[b] = acc
+            start = b * BLOCK
+            block_sums[b] = bce_logits_block(
+                z + start, y + start, w + start if w != NULL else NULL,
+                pw + start if pw != NULL else NULL,
+                losses + start if per_element else NULL,
+                grads + start if want_grad else NULL,
+                min(BLOCK, n - start), grad_scale)
         total = NAN if per_element else sum_of_blocks(block_sums) / denominator
     return total
 

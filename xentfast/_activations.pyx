@@ -4,10 +4,11 @@
 # argument; these loops only compute.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport INFINITY, NAN, exp
+from libc.math cimport INFINITY, NAN
 
 from xentfast._scalar cimport sigmoid, log_sigmoid, softplus
 from xentfast._parallel cimport threads_for
+from xentfast._vmath cimport exp_nonpositive
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN)
 
@@ -56,7 +57,7 @@ cdef inline void row_softmax(const floating* z, floating* out, Py_ssize_t k,
         else:
             inv_total = 1.0 / (1.0 + row.rest)
             for j in range(k):
-                out[j] = <floating>(exp(z[j] - row.max) * inv_total)
+                out[j] = <floating>(exp_nonpositive(z[j] - row.max) * inv_total)
     elif row.kind == ROW_ONE_POS_INF:
         for j in range(k):
             if take_log:

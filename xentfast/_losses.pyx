@@ -215,7 +215,7 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t 
             inv_total = 1.0 / (1.0 + row.rest)
             for j in range(k):
                 a = target_coefficient(j, target, probs, class_weight, hot, smooth)
-                grad[j] = <floating>(w * (a_total * exp(z[j] - row.max) * inv_total - a)
+                grad[j] = <floating>(w * (a_total * exp_nonpositive(z[j] - row.max) * inv_total - a)
                                      * grad_scale)
         return loss
     if row.kind == ROW_ONE_POS_INF:

@@ -1,7 +1,9 @@
 # The log-normaliser of one row of logits, shared by logsumexp, softmax,
 # log_softmax and softmax_cross_entropy.
 from cython cimport floating
-from libc.math cimport exp, log1p, INFINITY, NAN
+from libc.math cimport log1p, INFINITY, NAN
+
+from xentfast._vmath cimport exp_nonpositive
 
 cdef enum RowKind:
     ROW_FINITE        # the max is finite: the usual formulas apply
@@ -50,9 +52,9 @@ cdef inline RowNormalizer normalize_row(const floating* z, Py_ssize_t k) noexcep
         row.kind = ROW_ONE_POS_INF if n_pos_inf == 1 else ROW_MANY_POS_INF
         return row
     for j in range(row.argmax):
-        s += exp(z[j] - m)
+        s += exp_nonpositive(z[j] - m)
     for j in range(row.argmax + 1, k):
-        s += exp(z[j] - m)
+        s += exp_nonpositive(z[j] - m)
     row.kind = ROW_FINITE
     row.rest = s
     row.log1p_rest = log1p(s)

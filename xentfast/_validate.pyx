@@ -8,24 +8,35 @@ from libc.math cimport isfinite
 def first_outside_unit_interval(const floating[::1] a, bint allow_nan):
     """First entry outside [0, 1]; nan counts as outside unless ``allow_nan``."""
     cdef Py_ssize_t i, n = a.shape[0], found = -1
+    cdef int bad = 0
     cdef double v
     with nogil:
+        # No early exit: an OR over all entries vectorises; valid input is the common case.
         for i in range(n):
             v = a[i]
-            if v < 0.0 or v > 1.0 or (v != v and not allow_nan):
-                found = i
-                break
+            bad |= (v < 0.0) | (v > 1.0) | ((v != v) & (not allow_nan))
+        if bad:
+            for i in range(n):
+                v = a[i]
+                if v < 0.0 or v > 1.0 or (v != v and not allow_nan):
+                    found = i
+                    break
     return found
 
 
 def first_bad_weight(const floating[::1] a):
     """First entry that is negative, infinite or nan."""
     cdef Py_ssize_t i, n = a.shape[0], found = -1
+    cdef int bad = 0
     with nogil:
         for i in range(n):
-            if not (isfinite(a[i]) and a[i] >= 0.0):
-                found = i
-                break
+            # a - a is nan exactly for ±inf and nan
+            bad |= (a[i] < 0.0) | ((a[i] - a[i]) != 0.0)
+        if bad:
+            for i in range(n):
+                if not (isfinite(a[i]) and a[i] >= 0.0):
+                    found = i
+                    break
     return found
 
 
@@ -45,9 +56,13 @@ def first_bad_class_index(const Py_ssize_t[::1] targets, Py_ssize_t n_classes,
 def first_nonfinite(const floating[::1] a):
     """First entry that is nan or ±inf."""
     cdef Py_ssize_t i, n = a.shape[0], found = -1
+    cdef int bad = 0
     with nogil:
         for i in range(n):
-            if not isfinite(a[i]):
-                found = i
-                break
+            bad |= (a[i] - a[i]) != 0.0
+        if bad:
+            for i in range(n):
+                if not isfinite(a[i]):
+                    found = i
+                    break
     return found

@@ -228,8 +228,42 @@ def machine_lines():
              f"- python {config['python']}, numpy {config['numpy']}, BLAS: {blas_description()}"]
     settings = [f"{name}={os.environ[name]}" for name in sorted(os.environ)
                 if name.startswith(("OPENBLAS_", "OMP_", "MKL_", "XENTFAST_", "GOMP_"))]
-    lines.append(f"- environment: {', '.join(settings) if settings else 'no thread or BLAS variables set'}")
+    settings = ", ".join(settings) if settings else "no thread or BLAS variables set"
+    lines.append(f"- environment: {settings}")
     return lines
+
+
+class OtherLoad:
+    """How busy the machine was with other processes while a benchmark ran: all CPU
+    time (Linux: /proc/stat) less this process's own, as a share of one core."""
+
+    def __init__(self):
+        self.start = (_machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter())
+
+    def line(self):
+        busy0, own0, wall0 = self.start
+        busy1, own1, wall1 = _machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
+        if busy0 is None or busy1 is None:
+            return "- other processes' CPU use during this run: unknown (no /proc/stat)"
+        other = max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
+        warning = "" if other < 0.05 else " — the machine was not quiet: re-run for clean times"
+        return (f"- other processes' CPU use during this run: {other:.0%} of one core over "
+                f"{wall1 - wall0:.0f} s{warning}")
+
+
+def _machine_busy_seconds():
+    """CPU seconds spent busy (not idle or waiting for I/O) by all processes since boot."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    times = os.times()
+    return times.user + times.system
 
 
 def header():
@@ -500,19 +534,21 @@ def _peer_line(row):
 
 
 def thread_scaling(n, threads, peers, budget=0.2, rounds=5):
-    """{label: (s/call on 1 thread, s/call on ``threads``)} for xentfast at size n, float64."""
+    """{label: {"one": s/call on 1 thread, "all": on ``threads``, "read": reading the
+    inputs once (BCE mean only)}} for xentfast at size n, float64, timed interleaved."""
     previous = xentfast.get_num_threads()
     result = {}
     try:
         for label, build in PEER_CASES:
-            fast = build(n, np.float64, peers)[0].call
+            entries = build(n, np.float64, peers)
+            fast = entries[0].call
 
             def on(k, fast=fast):
                 xentfast.set_num_threads(k)
                 return fast()
-            times = time_interleaved({1: lambda: on(1), threads: lambda: on(threads)},
-                                     budget, rounds)
-            result[label] = (times[1], times[threads])
+            calls = {"one": lambda: on(1), "all": lambda: on(threads)}
+            calls.update({"read": e.call for e in entries if e.column == "read"})
+            result[label] = time_interleaved(calls, budget, rounds)
     finally:
         xentfast.set_num_threads(previous)
     return result
@@ -525,9 +561,9 @@ def _target(what, value, goal, at_least=True, unit="x"):
     return f"- {what}: {value:.2f}{unit} (target {sign} {goal:g}{unit}) — {verdict}"
 
 
-def peer_targets(rows, scaling, scaling_n, table_threads):
-    """Issue 3's targets, checked against the measured rows (where they were measured) and
-    ``scaling`` ({label: (s on 1 thread, s on k threads)}, from ``thread_scaling``)."""
+def peer_targets(rows, scaling, scaling_n, cores, table_threads):
+    """Issue 3's targets, checked against the table's rows (where they were measured) and
+    ``scaling`` (from ``thread_scaling`` at size scaling_n on ``cores`` threads)."""
     by_key = {(r.label, r.n, r.dtype): r for r in rows}
     big = 10_000_000
     lines = []
@@ -554,17 +590,18 @@ def peer_targets(rows, scaling, scaling_n, table_threads):
         if r64 and r32:
             lines.append(_target(f"{label}: float32 throughput ÷ float64, n = 1e7",
                                  r64.seconds["xentfast"] / r32.seconds["xentfast"], 1.5))
-    bce = by_key.get(("BCE with logits, mean", big, "float64"))
-    if bce:
-        lines.append(_target("BCE mean time ÷ reading its inputs once, n = 1e7 float64",
-                             bce.seconds["xentfast"] / bce.seconds["read"], 1.5, at_least=False))
     small = by_key.get(("BCE with logits, mean", 256, "float64"))
     if small:
         lines.append(_target("BCE mean latency, 256 float64", small.seconds["xentfast"] * 1e6,
                              3, at_least=False, unit=" µs"))
-    for label, (one, many) in scaling.items():
-        lines.append(_target(f"{label}: speed-up of all cores over 1 thread, "
-                             f"n = {scaling_n:,} float64", one / many, 1.7))
+    for label, times in scaling.items():
+        lines.append(_target(f"{label}: speed-up of {cores} threads over 1, "
+                             f"n = {scaling_n:,} float64", times["one"] / times["all"], 1.7))
+    bce = scaling.get("BCE with logits, mean")
+    if bce:
+        lines.append(_target(f"BCE mean on {cores} threads ÷ reading its inputs once "
+                             f"(z.sum(); y.sum()), n = {scaling_n:,} float64",
+                             bce["all"] / bce["read"], 1.5, at_least=False))
     if not lines:
         lines.append("- (the targets are at n = 1e7 and 256: not measured at these sizes)")
     if table_threads != 1:
@@ -577,6 +614,7 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
               print_fn=print):
     """Print one Markdown table of xentfast against its peers; return its rows."""
     peers = load_peers()
+    other_load = OtherLoad()
     previous = xentfast.get_num_threads()
     xentfast.set_num_threads(threads)
     try:
@@ -624,8 +662,9 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
             scaling = thread_scaling(max(sizes), cores, peers, budget, rounds)
         print_fn("### Targets (issue 3)")
         print_fn("")
-        for line in peer_targets(rows, scaling, max(sizes), threads):
+        for line in peer_targets(rows, scaling, max(sizes), cores, threads):
             print_fn(line)
+        print_fn(other_load.line())
     finally:
         xentfast.set_num_threads(previous)
     return rows
@@ -836,6 +875,7 @@ def run_linear(n_samples=1_000_000, n_features=LINEAR_FEATURES, thread_counts=(1
                fit_threads=2, budget=0.5, rounds=5, fit_repeats=3, max_iter=100,
                print_fn=print):
     """Print the linear-model section (issue 4's speed): returns (call times, fit rows)."""
+    other_load = OtherLoad()
     X, y, y01 = linear_data(n_samples, n_features)
     alpha = 1.0 / n_samples
     print_fn("## Logistic regression: the fused loss-and-gradient pass and fitting")
@@ -908,4 +948,5 @@ def run_linear(n_samples=1_000_000, n_features=LINEAR_FEATURES, thread_counts=(1
         if row.name.startswith("xentfast") and row.rss_rise is not None:
             print_fn(_target(f"{row.name}: peak memory during fit (RSS) ÷ X's size",
                              1 + row.rss_rise / X.nbytes, 1.2, at_least=False))
+    print_fn(other_load.line())
     return calls, rows

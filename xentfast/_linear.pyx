@@ -1,10 +1,10 @@
 # Layer 2: the fused loss-and-gradient pass of logistic (binary) and softmax
 # (multinomial) regression.  X is read once per call, tile by tile: a tile's
 # logits are formed, turned into residuals r = s (prediction - target) and the
-# loss, and its rows are added into the gradient while still in cache.  All
-# tile work runs down the tile's columns, contiguous over its rows, so that it
-# vectorises: a Fortran-ordered X is used in place; the rows of a C-ordered X
-# (or a mini-batch) are first copied into a small column-major tile buffer.
+# loss, and its rows are added into the gradient while still in cache.  The
+# loops run along whatever is contiguous, so that they vectorise: along each
+# row for a C-ordered X, down each column of the tile for a Fortran-ordered X
+# (a mini-batch of which is first gathered into a small column-major tile).
 #
 # The rows are split into a fixed number of chunks (independent of the thread
 # count); each chunk accumulates its own gradient and loss in float64, and the
@@ -30,21 +30,26 @@ cdef Py_ssize_t n_params(const Problem* P) noexcept nogil:
     return P.n_classes * (P.n_features + P.fit_intercept)
 
 
-cdef inline double tile_dot(const double* r, const floating* col, Py_ssize_t nt) noexcept nogil:
-    # Four accumulators let the compiler keep several products in flight
-    # without reassociating one sum (no -ffast-math).
-    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
-    cdef Py_ssize_t t = 0
-    while t + 4 <= nt:
-        a0 += r[t] * col[t]
-        a1 += r[t + 1] * col[t + 1]
-        a2 += r[t + 2] * col[t + 2]
-        a3 += r[t + 3] * col[t + 3]
-        t += 4
+cdef inline double dot16(const double* r, const floating* col, Py_ssize_t nt) noexcept nogil:
+    # Sixteen independent partial sums (four vectors of four): the compiler keeps
+    # them in registers, so the sum is not one long chain of dependent adds,
+    # and without reassociating anything (no -ffast-math).
+    cdef double a[16]
+    cdef Py_ssize_t t = 0, q
+    for q in range(16):
+        a[q] = 0.0
+    while t + 16 <= nt:
+        for q in range(16):
+            a[q] += r[t + q] * col[t + q]
+        t += 16
     while t < nt:
-        a0 += r[t] * col[t]
+        a[0] += r[t] * col[t]
         t += 1
-    return (a0 + a1) + (a2 + a3)
+    for q in range(8):
+        a[q] += a[q + 8]
+    for q in range(4):
+        a[q] += a[q + 4]
+    return (a[0] + a[1]) + (a[2] + a[3])
 
 
 cdef inline Py_ssize_t sample_at(const Py_ssize_t* rows, Py_ssize_t position) noexcept nogil:
@@ -147,11 +152,41 @@ cdef void tile_gradient(const Problem* P, const floating* cols, Py_ssize_t col_s
     cdef double intercept
     for c in range(k):
         for j in range(d):
-            G[c * (d + 1) + j] += tile_dot(Z + c * TILE, cols + j * col_stride, nt)
+            G[c * (d + 1) + j] += dot16(Z + c * TILE, cols + j * col_stride, nt)
         intercept = 0.0
         for t in range(nt):
             intercept += Z[c * TILE + t]
         G[c * (d + 1) + d] += intercept
+
+
+cdef void row_logits(const Problem* P, const floating* X, const double* w,
+                     const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt,
+                     double* Z) noexcept nogil:
+    # Z[c*TILE + t] = x_t . w_c + b_c for rows with contiguous features (C order).
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept, c, t
+    cdef const floating* row
+    for t in range(nt):
+        row = X + sample_at(rows, t0 + t) * P.row_stride
+        for c in range(k):
+            Z[c * TILE + t] = (w[c * ps + d] if P.fit_intercept else 0.0) + dot16(
+                w + c * ps, row, d)
+
+
+cdef void row_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
+                       Py_ssize_t t0, Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
+    # G[c*(d+1) + j] += r_ct x_tj row by row (vectorised over j), and the intercepts.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t
+    cdef const floating* row
+    cdef double* g
+    cdef double r
+    for t in range(nt):
+        row = X + sample_at(rows, t0 + t) * P.row_stride
+        for c in range(k):
+            r = Z[c * TILE + t]
+            g = G + c * (d + 1)
+            for j in range(d):
+                g[j] += r * row[j]
+            g[d] += r
 
 
 cdef void chunk_pass(const Problem* P, const floating* X, const double* w,
@@ -161,23 +196,30 @@ cdef void chunk_pass(const Problem* P, const floating* X, const double* w,
     cdef Py_ssize_t size = P.n_classes * (P.n_features + 1), t0, nt, j
     cdef double loss = 0.0, weight_sum = 0.0
     cdef double buffers[3 * TILE]
-    # Fortran order, all rows: the tile's columns are already contiguous in X.
-    cdef bint in_place = rows == NULL and P.row_stride == 1
+    # C order (features contiguous): row by row.  Fortran order over all rows: the
+    # tile's columns are contiguous in X already.  Otherwise (a mini-batch of a
+    # Fortran-ordered X): the rows are gathered into a column-major tile first.
+    cdef bint by_row = P.col_stride == 1
+    cdef bint in_place = not by_row and rows == NULL and P.row_stride == 1
     cdef double* Z = <double*>malloc(P.n_classes * TILE * sizeof(double))
-    cdef double* tile = NULL if in_place else <double*>malloc(
+    cdef double* tile = NULL if by_row or in_place else <double*>malloc(
         P.n_features * TILE * sizeof(double))
     for j in range(size):
         out[j] = 0.0
     t0 = start
     while t0 < stop:
         nt = stop - t0 if stop - t0 < TILE else TILE
-        if in_place:
+        if by_row:
+            row_logits(P, X, w, rows, t0, nt, Z)
+        elif in_place:
             tile_logits(P, X + t0, P.col_stride, w, nt, Z)
         else:
             gather_tile(P, X, rows, t0, nt, tile)
             tile_logits(P, tile, TILE, w, nt, Z)
         loss += tile_residuals(P, rows, t0, nt, residual, Z, buffers, &weight_sum)
-        if in_place:
+        if by_row:
+            row_gradient(P, X, rows, t0, nt, Z, out)
+        elif in_place:
             tile_gradient(P, X + t0, P.col_stride, nt, Z, out)
         else:
             tile_gradient(P, tile, TILE, nt, Z, out)

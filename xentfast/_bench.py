@@ -17,6 +17,7 @@ Every ratio comes from timings taken side by side in one process: the
 implementations take turns, one batch each per round, and each reports the
 median of its rounds (``time_interleaved``).
 """
+import contextlib
 import ctypes
 import gc
 import os
@@ -672,19 +673,24 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
 
 # --- linear models: the fused loss-and-gradient pass and LogisticRegression ----
 
-def _blas_threads(n):
-    """A context limiting NumPy's BLAS (and OpenMP) to n threads, when threadpoolctl is here."""
+_controller = []  # threadpoolctl's ThreadpoolController, made on first use
+
+
+def _limit_threads(n, user_api=None):
+    """A context limiting NumPy's BLAS (user_api="blas") or every thread pool (None)
+    to n threads, when threadpoolctl is installed; else a context that does nothing."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        import contextlib
         return contextlib.nullcontext()
-    return threadpool_limits(limits=n)
+    if not _controller:  # it scans the loaded libraries: once, not per timed call
+        _controller.append(ThreadpoolController())
+    return _controller[0].limit(limits=n, user_api=user_api)
 
 
 def _reference_on(threads, function):
     def call():
-        with _blas_threads(threads):
+        with _limit_threads(threads, "blas"):
             return function()
     return call
 
@@ -847,7 +853,8 @@ def _fit_table(X, y, y01, alpha, fit_threads, repeats, max_iter):
     previous = xentfast.get_num_threads()
     xentfast.set_num_threads(fit_threads)
     try:
-        with _blas_threads(fit_threads):
+        _controller.clear()  # see scikit-learn's libraries too, imported by _fits
+        with _limit_threads(fit_threads):
             for _ in range(repeats):
                 for name, fit in fits.items():
                     start = time.perf_counter()

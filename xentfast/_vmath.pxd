@@ -27,13 +27,11 @@ cdef extern from *:
     /* ln 2 split so that n * XF_LN2_HI is exact for |n| < 2^20 */
     #define XF_LN2_HI 6.93147180369123816490e-01
     #define XF_LN2_LO 1.90821492927058770002e-10
-    #define XF_SQRT2 1.4142135623730951
     """
     const double ROUNDING_SHIFT "XF_ROUNDING_SHIFT"
     const double INV_LN2 "XF_INV_LN2"
     const double LN2_HI "XF_LN2_HI"
     const double LN2_LO "XF_LN2_LO"
-    const double SQRT2 "XF_SQRT2"
 
 
 cdef inline double pow2i(double n) noexcept nogil:
@@ -68,20 +66,26 @@ cdef inline double exp_nonpositive(double x) noexcept nogil:
 
 
 cdef inline double log1p_unit(double u) noexcept nogil:
-    # log(1 + u) for u in [0, 1] (and nan).  s = 1 + u is rounded; c recovers
-    # what the rounding lost.  s = 2^k m with m in [sqrt2/2, sqrt2), f = m - 1
-    # exact, and log(1 + f) = f - f²/2 + t (f²/2 + R(t²)), t = f / (2 + f),
-    # with R the minimax polynomial of fdlibm's log (coefficients Lg1..Lg7).
-    cdef double s = 1.0 + u
-    cdef double c = (u - (s - 1.0)) / s
-    cdef double k = 1.0 if s >= SQRT2 else 0.0
-    cdef double m = s * 0.5 if s >= SQRT2 else s
-    cdef double f = m - 1.0
+    # log(1 + u) for u in [0, 1] (and nan), with one division.  Write
+    # 1 + u = 2^k (1 + f) exactly: k = 0, f = u for u < 1/2; k = 1, f = (u - 1) / 2
+    # for u >= 1/2 (u - 1 is exact there, by Sterbenz).  Then with t = f / (2 + f),
+    # |t| <= 1/5, log(1 + f) = 2 atanh(t) = f - f²/2 + t (f²/2 + R(t²)), where
+    # R(z) = Σ 2 z^n / (2n + 1), n = 1..11, is the atanh series (truncation < 2^-60).
+    cdef double k = 1.0 if u >= 0.5 else 0.0
+    cdef double f = (u - 1.0) * 0.5 if u >= 0.5 else u
     cdef double t = f / (2.0 + f)
     cdef double z = t * t
-    cdef double R = z * (6.666666666666735130e-01 + z * (3.999999999940941908e-01
-                    + z * (2.857142874366239149e-01 + z * (2.222219843214978396e-01
-                    + z * (1.818357216161805012e-01 + z * (1.531383769920937332e-01
-                    + z * 1.479819860511658591e-01))))))
+    cdef double R = 2.0 / 23.0
+    R = R * z + 2.0 / 21.0
+    R = R * z + 2.0 / 19.0
+    R = R * z + 2.0 / 17.0
+    R = R * z + 2.0 / 15.0
+    R = R * z + 2.0 / 13.0
+    R = R * z + 2.0 / 11.0
+    R = R * z + 2.0 / 9.0
+    R = R * z + 2.0 / 7.0
+    R = R * z + 2.0 / 5.0
+    R = R * z + 2.0 / 3.0
+    R = R * z
     cdef double half_f2 = 0.5 * f * f
-    return k * LN2_HI - ((half_f2 - (t * (half_f2 + R) + (k * LN2_LO + c))) - f)
+    return k * LN2_HI - ((half_f2 - (t * (half_f2 + R) + k * LN2_LO)) - f)

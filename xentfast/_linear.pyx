@@ -101,12 +101,17 @@ cdef double tile_residuals(const Problem* P, const Py_ssize_t* rows, Py_ssize_t 
     cdef double* targets = buffers + TILE
     cdef double* losses = buffers + 2 * TILE
     cdef double s, z, y, e, loss = 0.0, m, total, z_label, inv_total
+    # No load under a NULL-pointer condition (it would vectorise as a slow masked load).
     for t in range(nt):
-        i = sample_at(rows, t0 + t)
-        weights[t] = sw[i] if sw != NULL else 1.0
+        weights[t] = 1.0
+    if sw != NULL:
+        for t in range(nt):
+            weights[t] = sw[sample_at(rows, t0 + t)]
+    if k == 1:
+        for t in range(nt):
+            targets[t] = P.y[sample_at(rows, t0 + t)]
+    for t in range(nt):
         weight_sum[0] += weights[t]
-        if k == 1:
-            targets[t] = P.y[i]
     if residual == GRAM_RESIDUAL:
         for c in range(k):
             for t in range(nt):

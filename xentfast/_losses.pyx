@@ -8,6 +8,7 @@
 # the denominator: the loss is divided by it and gradients are scaled by its
 # reciprocal.
 from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
 import numpy as np
 from cython cimport floating
 from libc.math cimport exp, log, log1p, fabs, INFINITY, NAN
@@ -117,6 +118,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef double neg_loss[BLOCK]
     cdef double pos_grad[BLOCK]
     cdef double neg_grad[BLOCK]
+    cdef double pos_weights[BLOCK]
+    cdef double weights[BLOCK]
     cdef Py_ssize_t i
     cdef double zi, yi, e, log_term, inv, pw, w, pos, loss, total = 0.0
     for i in range(n):
@@ -129,9 +132,34 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
         pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
         neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
+    if weight == NULL and pos_weight == NULL:
+        # The common case: no weights to look up.
+        for i in range(n):
+            loss = pos_loss[i] + neg_loss[i]
+            if z[i] != z[i]:
+                loss = z[i]
+            if grad_out != NULL:
+                grad_out[i] = <floating>((pos_grad[i] + neg_grad[i]) * grad_scale)
+            if loss_out != NULL:
+                loss_out[i] = <floating>loss
+            else:
+                total += loss
+        return total
+    # The optional weights are copied in loops of their own (a missing one becomes
+    # 1s): a load through a NULL pointer under a condition would be vectorised as
+    # a masked load, which is legal but very slow.
     for i in range(n):
-        pw = pos_weight[i] if pos_weight != NULL else 1.0
-        w = weight[i] if weight != NULL else 1.0
+        pos_weights[i] = 1.0
+        weights[i] = 1.0
+    if pos_weight != NULL:
+        for i in range(n):
+            pos_weights[i] = pos_weight[i]
+    if weight != NULL:
+        for i in range(n):
+            weights[i] = weight[i]
+    for i in range(n):
+        pw = pos_weights[i]
+        w = weights[i]
         pos = pw * pos_loss[i] if pw != 0.0 else 0.0
         loss = w * (pos + neg_loss[i])
         if z[i] != z[i]:
@@ -177,60 +205,55 @@ def binary_cross_entropy_with_logits_kernel(
 
 # --- softmax cross-entropy ----------------------------------------------------
 
-cdef inline double target_coefficient(Py_ssize_t j, Py_ssize_t target, const floating* probs,
-                                      const floating* class_weight, double hot,
-                                      double smooth) noexcept nogil:
-    # a_j = class_weight[j] * t_j with the smoothed target
-    # t_j = hot * target_j + smooth, hot = 1 - ε, smooth = ε / k.
-    cdef double a
+cdef inline void target_coefficients(Py_ssize_t k, Py_ssize_t target, const floating* probs,
+                                     const floating* class_weight, double hot, double smooth,
+                                     double* a) noexcept nogil:
+    # a_j = class_weight[j] * t_j with the smoothed target t_j = hot * target_j + smooth,
+    # hot = 1 - ε, smooth = ε / k.  Separate loops, none loading through a pointer
+    # that may be NULL: a vectorised masked load from NULL is legal but very slow.
+    cdef Py_ssize_t j
     if probs != NULL:
-        a = hot * probs[j] + smooth
-    elif j == target:
-        a = hot + smooth
+        for j in range(k):
+            a[j] = hot * probs[j] + smooth
     else:
-        a = smooth
+        for j in range(k):
+            a[j] = smooth
+        a[target] += hot
     if class_weight != NULL:
-        a *= class_weight[j]
-    return a
+        for j in range(k):
+            a[j] *= class_weight[j]
 
 
-cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t target,
-                                    const floating* probs, const floating* class_weight,
-                                    double hot, double smooth, double w, floating* grad,
-                                    double grad_scale) noexcept nogil:
+cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const double* a,
+                                    double w, floating* grad, double grad_scale) noexcept nogil:
     # loss = -w Σ_j a_j log_softmax(z)_j = w (A log(1 + s) - Σ_j a_j (z_j - m)),
     # with A = Σ_j a_j; both parts are >= 0, so nothing cancels.
     # grad_j = w (A softmax(z)_j - a_j).
     cdef RowNormalizer row = normalize_row(z, k)
     cdef Py_ssize_t j
-    cdef double a, a_total = 0.0, shifted = 0.0, loss, inv_total
+    cdef double a_total = 0.0, shifted = 0.0, loss, inv_total
+    for j in range(k):
+        a_total += a[j]
     if row.kind == ROW_FINITE:
         for j in range(k):
-            a = target_coefficient(j, target, probs, class_weight, hot, smooth)
-            a_total += a
-            if a != 0.0:
-                shifted += a * (z[j] - row.max)
+            shifted += a[j] * (z[j] - row.max) if a[j] != 0.0 else 0.0
         loss = w * (a_total * row.log1p_rest - shifted)
         if grad != NULL:
             inv_total = 1.0 / (1.0 + row.rest)
             for j in range(k):
-                a = target_coefficient(j, target, probs, class_weight, hot, smooth)
-                grad[j] = <floating>(w * (a_total * exp_nonpositive(z[j] - row.max) * inv_total - a)
-                                     * grad_scale)
+                grad[j] = <floating>(w * (a_total * exp_nonpositive(z[j] - row.max) * inv_total
+                                          - a[j]) * grad_scale)
         return loss
     if row.kind == ROW_ONE_POS_INF:
         # log_softmax is 0 at the +inf entry and -inf elsewhere; softmax is one-hot.
         loss = 0.0
         for j in range(k):
-            a = target_coefficient(j, target, probs, class_weight, hot, smooth)
-            a_total += a
-            if a != 0.0 and j != row.argmax:
+            if a[j] != 0.0 and j != row.argmax:
                 loss = INFINITY
         loss = w * loss
         if grad != NULL:
             for j in range(k):
-                a = target_coefficient(j, target, probs, class_weight, hot, smooth)
-                grad[j] = <floating>(w * ((a_total if j == row.argmax else 0.0) - a)
+                grad[j] = <floating>(w * ((a_total if j == row.argmax else 0.0) - a[j])
                                      * grad_scale)
         return loss
     # nan somewhere, several +inf, or all -inf: no limit exists.
@@ -238,6 +261,37 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t 
         for j in range(k):
             grad[j] = <floating>NAN
     return NAN
+
+
+cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_ssize_t stop,
+                          const Py_ssize_t* index_targets, const floating* prob_targets,
+                          const floating* weight, const floating* class_weight, double hot,
+                          double smooth, Py_ssize_t ignore_index, bint has_ignore_index,
+                          floating* loss_out, floating* grad_out,
+                          double grad_scale) noexcept nogil:
+    # Rows [first, stop); returns the sum of their losses when loss_out is NULL.
+    cdef double* a = <double*>malloc(k * sizeof(double))
+    cdef double loss, total = 0.0
+    cdef Py_ssize_t r, j, target
+    for r in range(first, stop):
+        target = index_targets[r] if index_targets != NULL else -1
+        if index_targets != NULL and has_ignore_index and target == ignore_index:
+            loss = 0.0
+            if grad_out != NULL:
+                for j in range(k):
+                    grad_out[r * k + j] = 0
+        else:
+            target_coefficients(k, target, prob_targets + r * k if prob_targets != NULL
+                                else NULL, class_weight, hot, smooth, a)
+            loss = softmax_row_loss(z + r * k, k, a, weight[r] if weight != NULL else 1.0,
+                                    grad_out + r * k if grad_out != NULL else NULL,
+                                    grad_scale)
+        if loss_out != NULL:
+            loss_out[r] = <floating>loss
+        else:
+            total += loss
+    free(a)
+    return total
 
 
 def softmax_cross_entropy_kernel(
@@ -253,40 +307,24 @@ def softmax_cross_entropy_kernel(
     else the sum / denominator is returned; grad_out (length m*k) gets the
     gradient when given.
     """
-    cdef Py_ssize_t b, r, j, m = logits.shape[0] // k
+    cdef Py_ssize_t b, m = logits.shape[0] // k
     cdef double[::1] block_sums = np.empty(n_blocks(m))
-    cdef bint use_index = index_targets.shape[0] > 0, has_weight = weight.shape[0] > 0
     cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
-    cdef double acc, loss, total
-    cdef Py_ssize_t target
-    cdef const floating* z_base = &logits[0] if logits.shape[0] > 0 else NULL
-    cdef const floating* probs_base = NULL if use_index or m == 0 else &prob_targets[0]
+    cdef double total
+    cdef const floating* z = &logits[0] if m > 0 else NULL
+    cdef const Py_ssize_t* index = &index_targets[0] if index_targets.shape[0] > 0 else NULL
+    cdef const floating* probs = &prob_targets[0] if prob_targets.shape[0] > 0 else NULL
+    cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
     cdef const floating* cw = &class_weight[0] if class_weight.shape[0] > 0 else NULL
-    cdef floating* grad_base = &grad_out[0] if want_grad else NULL
+    cdef floating* losses = &loss_out[0] if per_element else NULL
+    cdef floating* grads = &grad_out[0] if want_grad else NULL
     with nogil:
         for b in prange(n_blocks(m), schedule="static",
                         num_threads=threads_for(m * k, n_threads)):
-            acc = 0.0
-            for r in range(b * BLOCK, min(b * BLOCK + BLOCK, m)):
-                target = index_targets[r] if use_index else -1
-                if use_index and has_ignore_index and target == ignore_index:
-                    loss = 0.0
-                    if want_grad:
-                        for j in range(k):
-                            grad_base[r * k + j] = 0
-                else:
-                    loss = softmax_row_loss(
-                        z_base + r * k, k, target,
-                        NULL if use_index else probs_base + r * k, cw, hot, smooth,
-                        weight[r] if has_weight else 1.0,
-                        grad_base + r * k if want_grad else NULL, grad_scale)
-                if per_element:
-                    loss_out[r] = <floating>loss
-                else:
-                    acc = acc + loss
-            if not per_element:
-                block_sums[b] = acc
+            block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
+                                          probs, w, cw, hot, smooth, ignore_index,
+                                          has_ignore_index, losses, grads, grad_scale)
         total = NAN if per_element else sum_of_blocks(block_sums) / denominator
     return total

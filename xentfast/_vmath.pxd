@@ -5,6 +5,7 @@
 #
 # Accuracy, checked against mpmath in tests/test_accuracy.py through the
 # public functions: within 1 ulp each; the kernels stay within 2 ulp.
+from libc.math cimport INFINITY
 from libc.stdint cimport uint64_t
 
 cdef extern from *:
@@ -89,3 +90,31 @@ cdef inline double log1p_unit(double u) noexcept nogil:
     R = R * z
     cdef double half_f2 = 0.5 * f * f
     return k * LN2_HI - ((half_f2 - (t * (half_f2 + R) + k * LN2_LO)) - f)
+
+
+cdef inline double log_unit(double x) noexcept nogil:
+    # log x for x in [0, 1] (log 0 = -inf, nan stays nan).  x = 2^e m with
+    # m in [sqrt2/2, sqrt2) read off the bits (subnormals scaled by 2^54 first),
+    # f = m - 1 exact, and log(1 + f) as in log1p_unit but with fdlibm's minimax
+    # polynomial for |t| <= 0.1716 (coefficients Lg1..Lg7).
+    cdef bint subnormal = x < 2.2250738585072014e-308
+    cdef double scaled = x * 18014398509481984.0 if subnormal else x       # 2^54
+    cdef uint64_t bits = xf_bits(scaled)
+    # The biased exponent, as a double, by the 2^52 trick (no int-to-double conversion).
+    cdef double e = xf_from_bits((bits >> 52) | 0x4330000000000000ULL) - 4503599627371519.0
+    cdef double m = xf_from_bits((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL)
+    cdef bint high = m > 1.4142135623730951
+    cdef double f, t, z, R, half_f2, result
+    e = e - 54.0 if subnormal else e
+    e = e + 1.0 if high else e
+    f = m * 0.5 - 1.0 if high else m - 1.0
+    t = f / (2.0 + f)
+    z = t * t
+    R = z * (6.666666666666735130e-01 + z * (3.999999999940941908e-01
+        + z * (2.857142874366239149e-01 + z * (2.222219843214978396e-01
+        + z * (1.818357216161805012e-01 + z * (1.531383769920937332e-01
+        + z * 1.479819860511658591e-01))))))
+    half_f2 = 0.5 * f * f
+    result = e * LN2_HI - ((half_f2 - (t * (half_f2 + R) + e * LN2_LO)) - f)
+    result = -INFINITY if x == 0.0 else result
+    return x if x != x else result

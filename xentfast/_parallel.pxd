@@ -3,7 +3,7 @@
 # Elements of transcendental work below which a parallel region costs more
 # than it saves (a region costs a few microseconds; an element ~10-20 ns).
 cdef enum:
-    PARALLEL_MIN_WORK = 32768
+    PARALLEL_MIN_WORK = 8192
     # Reductions are summed in blocks of this many terms; block sums are then
     # added with compensation, so the result does not depend on the thread count.
     BLOCK = 1024

@@ -951,6 +951,8 @@ def run_linear(n_samples=1_000_000, n_features=LINEAR_FEATURES, thread_counts=(1
                              baseline.seconds / best.seconds, 3))
         else:
             print_fn("- fit to sklearn's objective: no xentfast solver reached it — MISSED")
+    else:
+        print_fn("- fit to sklearn's objective: not measured (scikit-learn is not installed)")
     for row in rows:
         if row.name.startswith("xentfast") and row.rss_rise is not None:
             print_fn(_target(f"{row.name}: peak memory during fit (RSS) ÷ X's size",

@@ -6,7 +6,8 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.math cimport log, log1p
 
-from xentfast._scalar cimport xlogy, xlog1py, log_ratio, compensated_add, compensated_result
+from xentfast._scalar cimport (xlogy, xlog1py, log_ratio, sum16, compensated_add,
+                               compensated_result)
 from xentfast._parallel cimport threads_for, BLOCK
 
 cdef enum Measure:
@@ -38,26 +39,6 @@ cdef void fill_terms(Measure measure, const floating* p, const floating* q, Py_s
     else:
         for i in range(n):
             terms[i] = measure_term(measure, p[i], q[i])
-
-
-cdef inline double sum16(const double* terms, Py_ssize_t n) noexcept nogil:
-    # Sixteen partial sums: they vectorise, and rounding grows with n / 16.
-    cdef double a[16]
-    cdef Py_ssize_t i = 0, q
-    for q in range(16):
-        a[q] = 0.0
-    while i + 16 <= n:
-        for q in range(16):
-            a[q] += terms[i + q]
-        i += 16
-    while i < n:
-        a[0] += terms[i]
-        i += 1
-    for q in range(8):
-        a[q] += a[q + 8]
-    for q in range(4):
-        a[q] += a[q + 4]
-    return (a[0] + a[1]) + (a[2] + a[3])
 
 
 cdef void measure_row_group(Measure measure, const floating* p, const floating* q,

@@ -13,7 +13,7 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport exp, log, log1p, fabs, INFINITY, NAN
 
-from xentfast._scalar cimport (log1p_exp_neg_abs, xlogy, xlog1py, compensated_add,
+from xentfast._scalar cimport (log1p_exp_neg_abs, xlogy, xlog1py, sum16, compensated_add,
                                compensated_result)
 from xentfast._parallel cimport threads_for, BLOCK
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
@@ -107,7 +107,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                              floating* grad_out, Py_ssize_t n,
                              double grad_scale) noexcept nogil:
     # One block of n <= BLOCK elements; returns the sum of its losses (when
-    # loss_out is NULL).  NULL weight/pos_weight mean 1.
+    # loss_out is NULL; sixteen partial sums, not one dependent chain).  NULL
+    # weight/pos_weight mean 1.
     #
     # loss = -(pw y log σ(z) + (1 - y) log σ(-z)),  dloss/dz = (1 - y) σ(z) - pw y σ(-z).
     # -log σ(±z) = log(1 + e^-|z|) ∓ min(±z, 0) share one exp and one log1p, and
@@ -121,7 +122,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef double pos_weights[BLOCK]
     cdef double weights[BLOCK]
     cdef Py_ssize_t i
-    cdef double zi, yi, e, log_term, inv, pw, w, pos, loss, total = 0.0
+    cdef double zi, yi, e, log_term, inv, pw, pos
     for i in range(n):
         zi = z[i]
         yi = y[i]
@@ -132,45 +133,40 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
         pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
         neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
-    if weight == NULL and pos_weight == NULL:
-        # The common case: no weights to look up.
+    if weight != NULL or pos_weight != NULL:
+        # The optional weights are copied in loops of their own (a missing one
+        # becomes 1s): a load through a NULL pointer under a condition would be
+        # vectorised as a masked load, which is legal but very slow.
         for i in range(n):
-            loss = pos_loss[i] + neg_loss[i]
-            if z[i] != z[i]:
-                loss = z[i]
-            if grad_out != NULL:
-                grad_out[i] = <floating>((pos_grad[i] + neg_grad[i]) * grad_scale)
-            if loss_out != NULL:
-                loss_out[i] = <floating>loss
-            else:
-                total += loss
-        return total
-    # The optional weights are copied in loops of their own (a missing one becomes
-    # 1s): a load through a NULL pointer under a condition would be vectorised as
-    # a masked load, which is legal but very slow.
+            pos_weights[i] = 1.0
+            weights[i] = 1.0
+        if pos_weight != NULL:
+            for i in range(n):
+                pos_weights[i] = pos_weight[i]
+        if weight != NULL:
+            for i in range(n):
+                weights[i] = weight[i]
+        for i in range(n):
+            pw = pos_weights[i]
+            pos = pw * pos_loss[i] if pw != 0.0 else 0.0
+            pos_loss[i] = weights[i] * (pos + neg_loss[i])
+            pos_grad[i] = weights[i] * (pw * pos_grad[i] + neg_grad[i])
+    else:
+        for i in range(n):
+            pos_loss[i] = pos_loss[i] + neg_loss[i]
+            pos_grad[i] = pos_grad[i] + neg_grad[i]
+    # pos_loss and pos_grad now hold the losses and gradients.
     for i in range(n):
-        pos_weights[i] = 1.0
-        weights[i] = 1.0
-    if pos_weight != NULL:
+        # nan logits propagate even where both coefficients are 0
+        pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
+    if grad_out != NULL:
         for i in range(n):
-            pos_weights[i] = pos_weight[i]
-    if weight != NULL:
+            grad_out[i] = <floating>(pos_grad[i] * grad_scale)
+    if loss_out != NULL:
         for i in range(n):
-            weights[i] = weight[i]
-    for i in range(n):
-        pw = pos_weights[i]
-        w = weights[i]
-        pos = pw * pos_loss[i] if pw != 0.0 else 0.0
-        loss = w * (pos + neg_loss[i])
-        if z[i] != z[i]:
-            loss = z[i]  # nan logits propagate even where both coefficients are 0
-        if grad_out != NULL:
-            grad_out[i] = <floating>(w * (pw * pos_grad[i] + neg_grad[i]) * grad_scale)
-        if loss_out != NULL:
-            loss_out[i] = <floating>loss
-        else:
-            total += loss
-    return total
+            loss_out[i] = <floating>pos_loss[i]
+        return 0.0
+    return sum16(pos_loss, n)
 
 
 def binary_cross_entropy_with_logits_kernel(

@@ -6,7 +6,7 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.math cimport log, log1p
 
-from xentfast._scalar cimport (xlogy, xlog1py, log_ratio, sum16, compensated_add,
+from xentfast._scalar cimport (xlogy, xlog1my, log_ratio, sum16, compensated_add,
                                compensated_result)
 from xentfast._parallel cimport threads_for, BLOCK
 
@@ -108,8 +108,8 @@ def kl_divergence_rows(const floating[::1] p, const floating[::1] q, Py_ssize_t 
 
 
 cdef inline double binary_entropy_nats(double p) noexcept nogil:
-    # -(p log p + (1 - p) log(1 - p)); log1p(-p) keeps the digits of 1 - p for small p.
-    return 0.0 - (xlogy(p, p) + xlog1py(1.0 - p, -p))  # 0 - 0 is +0, not -0
+    # -(p log p + (1 - p) log(1 - p)); xlog1my keeps the digits of 1 - p for small p.
+    return 0.0 - (xlogy(p, p) + xlog1my(1.0 - p, p))  # 0 - 0 is +0, not -0
 
 
 def binary_entropy_map(const floating[::1] p, floating[::1] out, double log_base,

@@ -11,9 +11,9 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 import numpy as np
 from cython cimport floating
-from libc.math cimport exp, log, log1p, fabs, INFINITY, NAN
+from libc.math cimport fabs, INFINITY, NAN
 
-from xentfast._scalar cimport (log1p_exp_neg_abs, xlogy, xlog1py, sum16, compensated_add,
+from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
                                compensated_result)
 from xentfast._parallel cimport threads_for, BLOCK
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
@@ -74,7 +74,7 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
 
 cdef inline double bce_probs_term(double q, double y) noexcept nogil:
     # -(y log q + (1 - y) log(1 - q)); a term whose coefficient is 0 is 0.
-    return -(xlogy(y, q) + xlog1py(1.0 - y, -q))
+    return -(xlogy(y, q) + xlog1my(1.0 - y, q))
 
 
 def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] targets,

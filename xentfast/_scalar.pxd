@@ -3,7 +3,7 @@
 # float32 kernels call these too and round once at the end, which keeps them
 # within one float32 ulp.  Everything here is `noexcept nogil` so the loops
 # never touch the GIL.
-from libc.math cimport exp, log, log1p, fabs, isnan, isfinite, INFINITY, NAN
+from libc.math cimport log, log1p, fabs, isfinite, INFINITY
 
 from xentfast._vmath cimport exp_nonpositive, log1p_unit, log_unit
 
@@ -37,11 +37,15 @@ cdef inline double xlogy(double x, double y) noexcept nogil:
     return 0.0 if x == 0.0 else x * log_unit(y)
 
 
-cdef inline double xlog1py(double x, double y) noexcept nogil:
-    # x log(1 + y) with 0 log(1 + y) = 0.
-    if x == 0.0:
-        return 0.0
-    return x * log1p(y)
+cdef inline double xlog1my(double x, double y) noexcept nogil:
+    # x log(1 - y) for y in [0, 1], with 0 log(1 - y) = 0.  1 - y = hi + lo
+    # exactly (Fast2Sum), and log(1 - y) = log(hi) + log(1 + lo/hi), where
+    # |lo/hi| < 2^-53 makes the second term lo/hi: accurate for tiny y too,
+    # and built from selects and log_unit, so the loops calling it vectorise.
+    cdef double hi = 1.0 - y
+    cdef double lo = (1.0 - hi) - y
+    cdef double correction = lo / hi if hi != 0.0 else 0.0
+    return 0.0 if x == 0.0 else x * (log_unit(hi) + correction)
 
 
 cdef inline double log_ratio(double p, double q) noexcept nogil:

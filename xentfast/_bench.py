@@ -416,23 +416,28 @@ def _bce_entries(with_grad):
                                      _same))
         if peers.torch is not None:
             torch, F = peers.torch, peers.F
-            zt, yt = torch.from_numpy(z), torch.from_numpy(y)
-            if with_grad:
-                def torch_call():
-                    leaf = zt.detach().requires_grad_()
-                    value = F.binary_cross_entropy_with_logits(leaf, yt)
-                    value.backward()
-                    return value, leaf.grad
-                entries.append(Entry("torch", "F.binary_cross_entropy_with_logits(z, y) and "
-                                     "its autograd backward()", torch_call, _tensors_to_numpy))
-            else:
-                entries.append(Entry("torch", "F.binary_cross_entropy_with_logits(z, y)",
-                                     lambda: F.binary_cross_entropy_with_logits(zt, yt),
-                                     _tensors_to_numpy))
+            entries.append(_torch_loss_entry(
+                F.binary_cross_entropy_with_logits, "F.binary_cross_entropy_with_logits(z, y)",
+                torch.from_numpy(z), torch.from_numpy(y), with_grad))
         if not with_grad:
             entries.append(Entry("read", "z.sum(); y.sum()", lambda: (z.sum(), y.sum())))
         return entries
     return build
+
+
+def _torch_loss_entry(loss_function, description, logits, targets, with_grad):
+    """A PyTorch loss on tensors sharing NumPy's memory; with its autograd gradient
+    when ``with_grad``."""
+    if not with_grad:
+        return Entry("torch", description, lambda: loss_function(logits, targets),
+                     _tensors_to_numpy)
+
+    def call():
+        leaf = logits.detach().requires_grad_()
+        value = loss_function(leaf, targets)
+        value.backward()
+        return value, leaf.grad
+    return Entry("torch", f"{description} and its autograd backward()", call, _tensors_to_numpy)
 
 
 def _softmax_ce_entries(with_grad):
@@ -449,18 +454,9 @@ def _softmax_ce_entries(with_grad):
                          lambda: reference(logits, targets, return_grad=with_grad), _same)]
         if peers.torch is not None:
             torch, F = peers.torch, peers.F
-            lt, tt = torch.from_numpy(logits), torch.from_numpy(targets)
-            if with_grad:
-                def torch_call():
-                    leaf = lt.detach().requires_grad_()
-                    value = F.cross_entropy(leaf, tt)
-                    value.backward()
-                    return value, leaf.grad
-                entries.append(Entry("torch", "F.cross_entropy(logits, targets) and its "
-                                     "autograd backward()", torch_call, _tensors_to_numpy))
-            else:
-                entries.append(Entry("torch", "F.cross_entropy(logits, targets)",
-                                     lambda: F.cross_entropy(lt, tt), _tensors_to_numpy))
+            entries.append(_torch_loss_entry(
+                F.cross_entropy, "F.cross_entropy(logits, targets)",
+                torch.from_numpy(logits), torch.from_numpy(targets), with_grad))
         return entries
     return build
 

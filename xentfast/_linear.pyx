@@ -180,18 +180,38 @@ cdef void row_logits(const Problem* P, const floating* X, const double* w,
 cdef void row_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
                        Py_ssize_t t0, Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
     # G[c*(d+1) + j] += r_ct x_tj row by row (vectorised over j), and the intercepts.
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t
-    cdef const floating* row
+    # Four rows per pass over G, so that G is loaded and stored a quarter as often.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t = 0
+    cdef const floating* x0
+    cdef const floating* x1
+    cdef const floating* x2
+    cdef const floating* x3
     cdef double* g
-    cdef double r
-    for t in range(nt):
-        row = X + sample_at(rows, t0 + t) * P.row_stride
+    cdef double r0, r1, r2, r3
+    while t + 4 <= nt:
+        x0 = X + sample_at(rows, t0 + t) * P.row_stride
+        x1 = X + sample_at(rows, t0 + t + 1) * P.row_stride
+        x2 = X + sample_at(rows, t0 + t + 2) * P.row_stride
+        x3 = X + sample_at(rows, t0 + t + 3) * P.row_stride
         for c in range(k):
-            r = Z[c * TILE + t]
+            r0 = Z[c * TILE + t]
+            r1 = Z[c * TILE + t + 1]
+            r2 = Z[c * TILE + t + 2]
+            r3 = Z[c * TILE + t + 3]
             g = G + c * (d + 1)
             for j in range(d):
-                g[j] += r * row[j]
-            g[d] += r
+                g[j] += ((r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j]))
+            g[d] += (r0 + r1) + (r2 + r3)
+        t += 4
+    while t < nt:
+        x0 = X + sample_at(rows, t0 + t) * P.row_stride
+        for c in range(k):
+            r0 = Z[c * TILE + t]
+            g = G + c * (d + 1)
+            for j in range(d):
+                g[j] += r0 * x0[j]
+            g[d] += r0
+        t += 1
 
 
 cdef void chunk_pass(const Problem* P, const floating* X, const double* w,

@@ -783,8 +783,8 @@ def _loss_and_grad_table(X64, y01, alpha, thread_counts, budget, rounds, print_f
     result = {}
     for dtype in (np.float64, np.float32):
         X = X64.astype(dtype)
-        fast = lambda: xentfast.logistic_loss_and_grad(w, X, y01, alpha=alpha)  # noqa: E731
-        slow = lambda: reference.logistic_loss_and_grad(w, X, y01, alpha=alpha)  # noqa: E731
+        fast = lambda X=X: xentfast.logistic_loss_and_grad(w, X, y01, alpha=alpha)  # noqa: E731
+        slow = lambda X=X: reference.logistic_loss_and_grad(w, X, y01, alpha=alpha)  # noqa: E731
         calls = {"X.sum": X.sum}
         for k in thread_counts:
             calls[("xentfast", k)] = _xentfast_on(k, fast)

@@ -196,7 +196,7 @@ def check_label_smoothing(label_smoothing):
 # Whole-signature preparation, one per family of public functions.
 
 def prepare_elementwise(x, out, name="x"):
-    """(x as float array, out) for an elementwise map."""
+    """x as a float array for an elementwise map; ``out`` checked against it."""
     arr = as_real_array(x, name)
     if out is not None:
         check_out(out, arr.shape, arr.dtype)

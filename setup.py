@@ -1,13 +1,14 @@
 """Build the Cython kernels, with OpenMP where the compiler has it.
 
-The kernel modules are compiled twice from the same .pyx on x86-64: once for
-the baseline instruction set (SSE2) as ``xentfast.<module>``, and once with
-AVX2 and FMA as ``xentfast._avx2.<module>``.  ``xentfast._kernels`` picks one
-at import from the CPU's features.
+The kernel modules are compiled three times from the same .pyx on x86-64: for
+the baseline instruction set (SSE2) as ``xentfast.<module>``, with AVX2 and FMA
+as ``xentfast._avx2.<module>``, and with AVX-512 (F, CD, VL, DQ, BW: the
+x86-64-v4 level) as ``xentfast._avx512.<module>``.  ``xentfast._kernels`` picks
+one at import from the CPU's features.
 
 Environment:
   XENTFAST_OPENMP=0   build without OpenMP even if the compiler supports it.
-  XENTFAST_AVX2=0     build only the baseline kernels.
+  XENTFAST_AVX2=0     build only the baseline kernels (no AVX2, no AVX-512).
 """
 import os
 import sysconfig
@@ -39,7 +40,14 @@ CYTHON_DIRECTIVES = {
 # Never -ffast-math (it may delete isnan tests and flush subnormals
 # process-wide), never -march=native.
 UNIX_COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
-AVX2_COMPILE_ARGS = {"unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]}
+# Each extra kernel set: its package and its flags per compiler kind.  AVX-512
+# prefers 512-bit vectors (gcc's default is 256 bits even where AVX-512 is on).
+KERNEL_SET_COMPILE_ARGS = {
+    "_avx2": {"unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},
+    "_avx512": {"unix": ["-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512vl",
+                         "-mavx512dq", "-mavx512bw", "-mprefer-vector-width=512"],
+                "msvc": ["/arch:AVX512"]},
+}
 OPENMP_FLAGS = {"msvc": (["/openmp"], []), "unix": (["-fopenmp"], ["-fopenmp"])}
 
 OPENMP_PROBE = textwrap.dedent("""
@@ -85,8 +93,9 @@ class BuildExtWithOpenMP(build_ext):
         for ext in self.extensions:
             if kind == "unix":
                 ext.extra_compile_args += UNIX_COMPILE_ARGS
-            if ext.name.startswith("xentfast._avx2."):
-                ext.extra_compile_args += AVX2_COMPILE_ARGS[kind]
+            package = ext.name.split(".")[1]
+            if package in KERNEL_SET_COMPILE_ARGS:
+                ext.extra_compile_args += KERNEL_SET_COMPILE_ARGS[package][kind]
             if use_openmp:
                 ext.extra_compile_args += compile_flags
                 ext.extra_link_args += link_flags
@@ -101,14 +110,16 @@ def extension(name, module):
 
 baseline = cythonize([extension(f"xentfast.{m}", m) for m in KERNEL_MODULES + SUPPORT_MODULES],
                      compiler_directives=CYTHON_DIRECTIVES)
-avx2 = []
+extra_sets = []
 if targets_x86_64() and os.environ.get("XENTFAST_AVX2", "1") != "0":
-    # The same generated C files, compiled again for AVX2 + FMA.
-    avx2 = [Extension(f"xentfast._avx2.{ext.name.rsplit('.', 1)[1]}", list(ext.sources),
-                      include_dirs=ext.include_dirs, define_macros=ext.define_macros)
-            for ext in baseline if ext.name.rsplit(".", 1)[1] in KERNEL_MODULES]
+    # The same generated C files, compiled again for each extra kernel set.
+    extra_sets = [Extension(f"xentfast.{package}.{ext.name.rsplit('.', 1)[1]}",
+                            list(ext.sources), include_dirs=ext.include_dirs,
+                            define_macros=ext.define_macros)
+                  for package in KERNEL_SET_COMPILE_ARGS
+                  for ext in baseline if ext.name.rsplit(".", 1)[1] in KERNEL_MODULES]
 
 setup(
-    ext_modules=baseline + avx2,
+    ext_modules=baseline + extra_sets,
     cmdclass={"build_ext": BuildExtWithOpenMP},
 )

@@ -27,11 +27,14 @@ def test_kernel_set_matches_the_cpu():
     forced = os.environ.get("XENTFAST_KERNELS", "").lower()
     if forced == "baseline" or not _build_info.CPU_HAS_AVX2_FMA:
         expected = "baseline"
-    else:
+    elif forced == "avx2" or not _build_info.CPU_HAS_AVX512:
         expected = "avx2-fma"
+    else:
+        expected = "avx512"
     assert _kernels.KERNEL_SET == expected
     module_folder = os.path.basename(os.path.dirname(_kernels._activations.__file__))
-    assert module_folder == ("_avx2" if expected == "avx2-fma" else "xentfast")
+    folders = {"baseline": "xentfast", "avx2-fma": "_avx2", "avx512": "_avx512"}
+    assert module_folder == folders[expected]
 
 
 def test_kernels_are_compiled_modules():

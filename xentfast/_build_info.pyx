@@ -43,3 +43,23 @@ cdef extern from *:
     int xentfast_cpu_has_avx2_fma() noexcept nogil
 
 CPU_HAS_AVX2_FMA = bool(xentfast_cpu_has_avx2_fma())
+
+cdef extern from *:
+    """
+    /* Whether this CPU (and its OS: libgcc checks the saved register state)
+       can run the AVX-512 kernels, built for F, CD, VL, DQ and BW. */
+    static int xentfast_cpu_has_avx512(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+            && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512bw");
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int xentfast_cpu_has_avx512() noexcept nogil
+
+CPU_HAS_AVX512 = bool(xentfast_cpu_has_avx512())

@@ -1,5 +1,6 @@
-"""The kernel set in use: AVX2 + FMA where the CPU has them and the build made
-them, else the baseline build.  XENTFAST_KERNELS=baseline forces the baseline.
+"""The kernel set in use: the widest one the CPU runs and the build made,
+AVX-512, then AVX2 + FMA, then the baseline.  XENTFAST_KERNELS=baseline,
+avx2 or avx512 forces one (and fails to import if it cannot run here).
 
 The API modules import their kernels from here, never directly.
 """
@@ -8,9 +9,17 @@ import os
 
 from xentfast import _build_info
 
+# Widest first: (name given in XENTFAST_KERNELS, KERNEL_SET, package, can this CPU run it).
+_SETS = (
+    ("avx512", "avx512", "xentfast._avx512", _build_info.CPU_HAS_AVX512),
+    ("avx2", "avx2-fma", "xentfast._avx2", _build_info.CPU_HAS_AVX2_FMA),
+    ("baseline", "baseline", "xentfast", True),
+)
+
 _forced = os.environ.get("XENTFAST_KERNELS", "").strip().lower()
-if _forced not in ("", "auto", "baseline", "avx2"):
-    raise ImportError(f"XENTFAST_KERNELS must be 'baseline', 'avx2' or 'auto', got {_forced!r}")
+if _forced not in ("", "auto") + tuple(choice for choice, *_ in _SETS):
+    raise ImportError("XENTFAST_KERNELS must be 'baseline', 'avx2', 'avx512' or 'auto', "
+                      f"got {_forced!r}")
 
 
 def _load(package):
@@ -18,14 +27,23 @@ def _load(package):
                  for name in ("_activations", "_information", "_linear", "_losses"))
 
 
-KERNEL_SET = "baseline"
+KERNEL_SET = None
 _modules = None
-if _forced != "baseline" and _build_info.CPU_HAS_AVX2_FMA:
+for _choice, _name, _package, _cpu_runs_it in _SETS:
+    if _forced not in ("", "auto") and _forced != _choice:
+        continue
+    if not _cpu_runs_it:
+        if _forced:
+            raise ImportError(f"XENTFAST_KERNELS={_forced}, but this CPU cannot run that "
+                              "kernel set")
+        continue
     try:
-        _modules = _load("xentfast._avx2")
-        KERNEL_SET = "avx2-fma"
-    except ImportError:  # a build without the AVX2 modules (not x86-64, or XENTFAST_AVX2=0)
-        pass
-if _forced == "avx2" and KERNEL_SET != "avx2-fma":
-    raise ImportError("XENTFAST_KERNELS=avx2, but this CPU or build has no AVX2 + FMA kernels")
-_activations, _information, _linear, _losses = _modules or _load("xentfast")
+        _modules = _load(_package)
+    except ImportError:  # a build without this set (not x86-64, or XENTFAST_AVX2=0)
+        if _forced:
+            raise ImportError(f"XENTFAST_KERNELS={_forced}, but this build has no such "
+                              "kernel set") from None
+        continue
+    KERNEL_SET = _name
+    break
+_activations, _information, _linear, _losses = _modules

@@ -35,35 +35,36 @@ cdef extern from *:
     const double LN2_LO "XF_LN2_LO"
 
 
-cdef inline double pow2i(double n) noexcept nogil:
-    # 2^n for an integer-valued n in [-1022, 1023], built in the exponent field.
-    return xf_from_bits((xf_bits(n + ROUNDING_SHIFT) - xf_bits(ROUNDING_SHIFT) + 1023) << 52)
-
-
 cdef inline double exp_nonpositive(double x) noexcept nogil:
-    # e^x for x <= 0 (and nan): x = n ln2 + r, |r| <= ln2 / 2, e^r by its
-    # Taylor polynomial to degree 13 (truncation < 2^-60), scaled by 2^n in two
-    # halves so that subnormal results need no special case.
-    cdef double n, r, p, half
+    # e^x for x <= 0 (and nan): x = n ln2 + r, |r| <= ln2 / 2, and
+    # e^r = 1 + r + r² q(r), q of degree 9 fitted to (e^r - 1 - r) / r² on
+    # Chebyshev nodes (relative error 2^-55.6 for e^r), evaluated as two
+    # Horner chains in r² (even and odd coefficients) that run side by side.
+    # 2^n is built in the exponent field from the low bits of the rounding sum;
+    # below 2^-1000 the exponent gets 64 more and the result a factor 2^-64, so
+    # subnormal results need no branch.
+    cdef double rounded, n, r, r2, even, odd, scaled
+    cdef uint64_t extra
     x = -746.0 if x < -746.0 else x       # e^-746 rounds to 0; a plain comparison keeps nan
-    n = (x * INV_LN2 + ROUNDING_SHIFT) - ROUNDING_SHIFT
+    rounded = x * INV_LN2 + ROUNDING_SHIFT
+    n = rounded - ROUNDING_SHIFT
     r = (x - n * LN2_HI) - n * LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r * r + r                      # e^r - 1, kept apart from the 1 for accuracy
-    p = p + 1.0
-    half = (n * 0.5 + ROUNDING_SHIFT) - ROUNDING_SHIFT
-    return p * pow2i(half) * pow2i(n - half)
+    r2 = r * r
+    even = 2.5100375832561234e-08
+    even = even * r2 + 2.7557268480310024e-06
+    even = even * r2 + 1.9841269863040545e-04
+    even = even * r2 + 8.333333333330065e-03
+    even = even * r2 + 1.6666666666666669e-01
+    odd = 2.7620075879983367e-07
+    odd = odd * r2 + 2.4801521322368692e-05
+    odd = odd * r2 + 1.3888888917196719e-03
+    odd = odd * r2 + 4.1666666666624164e-02
+    odd = odd * r2 + 5.0000000000000011e-01
+    extra = 64 if n < -1000.0 else 0
+    # the low 12 bits of rounded's bit pattern are n (two's complement)
+    scaled = ((odd + r * even) * r2 + r + 1.0) * xf_from_bits(
+        (xf_bits(rounded) + 1023 + extra) << 52)
+    return scaled * (5.421010862427522e-20 if n < -1000.0 else 1.0)    # 2^-64
 
 
 cdef inline double log1p_unit(double u) noexcept nogil:

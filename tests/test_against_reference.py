@@ -321,6 +321,8 @@ def _big_calls(func):
             yield f"{tag}-rows", (x.reshape(1000, 300),), {"axis": -1}
             yield f"{tag}-columns", (x.reshape(300, 1000),), {"axis": 0}
             yield f"{tag}-one-slice", (x,), {"axis": None}
+            # rows longer than a chunk of the short-row kernels (1024)
+            yield f"{tag}-long-rows", (x.reshape(200, 1500),), {"axis": -1}
         elif func.kind == "distribution":
             yield f"{tag}-rows", (p.reshape(1000, 300),), {}
             yield f"{tag}-one-slice", (p,), {"axis": None}
@@ -341,6 +343,12 @@ def _big_calls(func):
                 yield (f"{tag}-{reduction}", (logits, index),
                        {"weight": weights_like(logits.shape[:1], 34), "ignore_index": -1,
                         "label_smoothing": 0.1, "reduction": reduction, "return_grad": True})
+            # index targets alone take the one-hot path; long rows the one-row-at-a-time path
+            yield (f"{tag}-one-hot", (logits, class_indices_like(logits.shape[:1], 10, 38)),
+                   {"return_grad": True})
+            long_rows = x.reshape(200, 1500)
+            yield (f"{tag}-long-rows", (long_rows, class_indices_like(200, 1500, 39)),
+                   {"weight": weights_like(200, 40), "reduction": "sum", "return_grad": True})
         elif func.kind == "linear_model":
             X = x.reshape(-1, 10)
             X[~np.isfinite(X)] = 0.0

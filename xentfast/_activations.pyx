@@ -10,7 +10,8 @@ from xentfast._scalar cimport sigmoid, log_sigmoid, softplus
 from xentfast._parallel cimport threads_for
 from xentfast._vmath cimport exp_nonpositive
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
-                             ROW_ALL_NEG_INF, ROW_NAN)
+                             ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
+                             rows_per_chunk, normalize_rows)
 
 
 def sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
@@ -34,55 +35,98 @@ def softplus_map(const floating[::1] x, floating[::1] out, int n_threads):
             out[i] = <floating>softplus(x[i])
 
 
-cdef inline double row_logsumexp(const floating* z, Py_ssize_t k) noexcept nogil:
-    cdef RowNormalizer row = normalize_row(z, k)
-    if row.kind == ROW_FINITE:
-        return row.max + row.log1p_rest
-    if row.kind == ROW_ALL_NEG_INF:
+cdef inline double logsumexp_of(RowKind kind, double row_max, double log1p_rest) noexcept nogil:
+    if kind == ROW_FINITE:
+        return row_max + log1p_rest
+    if kind == ROW_ALL_NEG_INF:
         return -INFINITY
-    if row.kind == ROW_NAN:
+    if kind == ROW_NAN:
         return NAN
     return INFINITY
 
 
-cdef inline void row_softmax(const floating* z, floating* out, Py_ssize_t k,
+cdef inline void row_softmax(const floating* z, floating* out, Py_ssize_t k, RowKind kind,
+                             double row_max, Py_ssize_t argmax, double rest,
+                             double log1p_rest, const double* exps,
                              bint take_log) noexcept nogil:
-    cdef RowNormalizer row = normalize_row(z, k)
+    # exps: exp(z_j - max) for this row, or NULL to compute them here.
     cdef Py_ssize_t j
     cdef double inv_total
-    if row.kind == ROW_FINITE:
+    if kind == ROW_FINITE:
         if take_log:
             for j in range(k):
-                out[j] = <floating>((z[j] - row.max) - row.log1p_rest)
+                out[j] = <floating>((z[j] - row_max) - log1p_rest)
         else:
-            inv_total = 1.0 / (1.0 + row.rest)
-            for j in range(k):
-                out[j] = <floating>(exp_nonpositive(z[j] - row.max) * inv_total)
-    elif row.kind == ROW_ONE_POS_INF:
+            inv_total = 1.0 / (1.0 + rest)
+            if exps != NULL:
+                for j in range(k):
+                    out[j] = <floating>(exps[j] * inv_total)
+            else:
+                for j in range(k):
+                    out[j] = <floating>(exp_nonpositive(z[j] - row_max) * inv_total)
+    elif kind == ROW_ONE_POS_INF:
         for j in range(k):
             if take_log:
-                out[j] = <floating>(0.0 if j == row.argmax else -INFINITY)
+                out[j] = <floating>(0.0 if j == argmax else -INFINITY)
             else:
-                out[j] = <floating>(1.0 if j == row.argmax else 0.0)
+                out[j] = <floating>(1.0 if j == argmax else 0.0)
     else:
         for j in range(k):
             out[j] = <floating>NAN
 
 
+cdef void logsumexp_chunk(const floating* z, Py_ssize_t k, Py_ssize_t n_rows,
+                          floating* out) noexcept nogil:
+    cdef RowChunk chunk
+    cdef Py_ssize_t r
+    normalize_rows(z, k, n_rows, &chunk)
+    for r in range(n_rows):
+        out[r] = <floating>logsumexp_of(chunk.kind[r], chunk.max[r], chunk.log1p_rest[r])
+
+
+cdef void softmax_chunk(const floating* z, floating* out, Py_ssize_t k, Py_ssize_t n_rows,
+                        bint take_log) noexcept nogil:
+    cdef RowChunk chunk
+    cdef Py_ssize_t r
+    normalize_rows(z, k, n_rows, &chunk)
+    for r in range(n_rows):
+        row_softmax(z + r * k, out + r * k, k, chunk.kind[r], chunk.max[r], chunk.argmax[r],
+                    chunk.rest[r], chunk.log1p_rest[r], chunk.exps + r * k, take_log)
+
+
 def logsumexp_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, int n_threads):
     # out[r] = logsumexp(x[r*k : (r+1)*k]) for each of the out.shape[0] rows.
-    cdef Py_ssize_t r, m = out.shape[0]
+    # Short rows go a chunk at a time, long rows one at a time.
+    cdef Py_ssize_t c, r, m = out.shape[0], per_chunk = rows_per_chunk(k)
     cdef const floating* base = &x[0] if x.shape[0] > 0 else NULL
+    cdef floating* out_base = &out[0] if m > 0 else NULL
+    cdef RowNormalizer row
     with nogil:
-        for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads)):
-            out[r] = <floating>row_logsumexp(base + r * k, k)
+        if k <= ROW_CHUNK:
+            for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
+                            num_threads=threads_for(m * k, n_threads)):
+                logsumexp_chunk(base + c * per_chunk * k, k,
+                                min(per_chunk, m - c * per_chunk), out_base + c * per_chunk)
+        else:
+            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads)):
+                row = normalize_row(base + r * k, k)
+                out[r] = <floating>logsumexp_of(row.kind, row.max, row.log1p_rest)
 
 
 def softmax_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, bint take_log,
                  int n_threads):
-    cdef Py_ssize_t r, m = x.shape[0] // k if k > 0 else 0
+    cdef Py_ssize_t c, r, m = x.shape[0] // k if k > 0 else 0, per_chunk = rows_per_chunk(k)
     cdef const floating* base = &x[0] if x.shape[0] > 0 else NULL
     cdef floating* out_base = &out[0] if out.shape[0] > 0 else NULL
+    cdef RowNormalizer row
     with nogil:
-        for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads)):
-            row_softmax(base + r * k, out_base + r * k, k, take_log)
+        if k <= ROW_CHUNK:
+            for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
+                            num_threads=threads_for(m * k, n_threads)):
+                softmax_chunk(base + c * per_chunk * k, out_base + c * per_chunk * k, k,
+                              min(per_chunk, m - c * per_chunk), take_log)
+        else:
+            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads)):
+                row = normalize_row(base + r * k, k)
+                row_softmax(base + r * k, out_base + r * k, k, row.kind, row.max, row.argmax,
+                            row.rest, row.log1p_rest, NULL, take_log)

@@ -17,7 +17,8 @@ from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
                                compensated_result)
 from xentfast._parallel cimport threads_for, BLOCK
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
-from xentfast._rows cimport RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF
+from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
+                             RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n) noexcept nogil:
@@ -221,35 +222,40 @@ cdef inline void target_coefficients(Py_ssize_t k, Py_ssize_t target, const floa
 
 
 cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const double* a,
-                                    double w, floating* grad, double grad_scale) noexcept nogil:
+                                    double w, floating* grad, double grad_scale, RowKind kind,
+                                    double row_max, Py_ssize_t argmax, double rest,
+                                    double log1p_rest, const double* exps) noexcept nogil:
     # loss = -w Σ_j a_j log_softmax(z)_j = w (A log(1 + s) - Σ_j a_j (z_j - m)),
     # with A = Σ_j a_j; both parts are >= 0, so nothing cancels.
-    # grad_j = w (A softmax(z)_j - a_j).
-    cdef RowNormalizer row = normalize_row(z, k)
+    # grad_j = w (A softmax(z)_j - a_j).  exps: exp(z_j - m), or NULL to compute here.
     cdef Py_ssize_t j
     cdef double a_total = 0.0, shifted = 0.0, loss, inv_total
     for j in range(k):
         a_total += a[j]
-    if row.kind == ROW_FINITE:
+    if kind == ROW_FINITE:
         for j in range(k):
-            shifted += a[j] * (z[j] - row.max) if a[j] != 0.0 else 0.0
-        loss = w * (a_total * row.log1p_rest - shifted)
+            shifted += a[j] * (z[j] - row_max) if a[j] != 0.0 else 0.0
+        loss = w * (a_total * log1p_rest - shifted)
         if grad != NULL:
-            inv_total = 1.0 / (1.0 + row.rest)
-            for j in range(k):
-                grad[j] = <floating>(w * (a_total * exp_nonpositive(z[j] - row.max) * inv_total
-                                          - a[j]) * grad_scale)
+            inv_total = 1.0 / (1.0 + rest)
+            if exps != NULL:
+                for j in range(k):
+                    grad[j] = <floating>(w * (a_total * exps[j] * inv_total - a[j]) * grad_scale)
+            else:
+                for j in range(k):
+                    grad[j] = <floating>(w * (a_total * exp_nonpositive(z[j] - row_max)
+                                              * inv_total - a[j]) * grad_scale)
         return loss
-    if row.kind == ROW_ONE_POS_INF:
+    if kind == ROW_ONE_POS_INF:
         # log_softmax is 0 at the +inf entry and -inf elsewhere; softmax is one-hot.
         loss = 0.0
         for j in range(k):
-            if a[j] != 0.0 and j != row.argmax:
+            if a[j] != 0.0 and j != argmax:
                 loss = INFINITY
         loss = w * loss
         if grad != NULL:
             for j in range(k):
-                grad[j] = <floating>(w * ((a_total if j == row.argmax else 0.0) - a[j])
+                grad[j] = <floating>(w * ((a_total if j == argmax else 0.0) - a[j])
                                      * grad_scale)
         return loss
     # nan somewhere, several +inf, or all -inf: no limit exists.
@@ -259,6 +265,54 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
     return NAN
 
 
+cdef inline double one_hot_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t target,
+                                    double w, floating* grad, double grad_scale,
+                                    double row_max, double rest, double log1p_rest,
+                                    const double* exps) noexcept nogil:
+    # softmax_row_loss for a finite row with a = one-hot at target, without the
+    # coefficient buffer: loss = w (log(1 + s) - (z_t - m)), grad_j = w (softmax_j - [j = t]).
+    cdef Py_ssize_t j
+    cdef double inv_total, p_target
+    if grad != NULL:
+        inv_total = 1.0 / (1.0 + rest)
+        if exps != NULL:
+            for j in range(k):
+                grad[j] = <floating>(w * (exps[j] * inv_total) * grad_scale)
+            p_target = exps[target] * inv_total
+        else:
+            for j in range(k):
+                grad[j] = <floating>(w * (exp_nonpositive(z[j] - row_max) * inv_total)
+                                     * grad_scale)
+            p_target = exp_nonpositive(z[target] - row_max) * inv_total
+        grad[target] = <floating>(w * (p_target - 1.0) * grad_scale)
+    return w * (log1p_rest - (z[target] - row_max))
+
+
+cdef inline double softmax_sample_loss(
+        const floating* z, Py_ssize_t k, Py_ssize_t r, const Py_ssize_t* index_targets,
+        const floating* prob_targets, const floating* weight, const floating* class_weight,
+        double hot, double smooth, Py_ssize_t ignore_index, bint has_ignore_index,
+        bint one_hot, floating* grad_out, double grad_scale, double* a, RowKind kind,
+        double row_max, Py_ssize_t argmax, double rest, double log1p_rest,
+        const double* exps) noexcept nogil:
+    # The loss of sample r (z points at its row), and its gradient row when grad_out is given.
+    cdef Py_ssize_t j, target = index_targets[r] if index_targets != NULL else -1
+    cdef double w = weight[r] if weight != NULL else 1.0
+    cdef floating* grad = grad_out + r * k if grad_out != NULL else NULL
+    if index_targets != NULL and has_ignore_index and target == ignore_index:
+        if grad != NULL:
+            for j in range(k):
+                grad[j] = 0
+        return 0.0
+    if one_hot and kind == ROW_FINITE:
+        return one_hot_row_loss(z, k, target, w, grad, grad_scale, row_max, rest,
+                                log1p_rest, exps)
+    target_coefficients(k, target, prob_targets + r * k if prob_targets != NULL else NULL,
+                        class_weight, hot, smooth, a)
+    return softmax_row_loss(z, k, a, w, grad, grad_scale, kind, row_max, argmax, rest,
+                            log1p_rest, exps)
+
+
 cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_ssize_t stop,
                           const Py_ssize_t* index_targets, const floating* prob_targets,
                           const floating* weight, const floating* class_weight, double hot,
@@ -266,26 +320,43 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                           floating* loss_out, floating* grad_out,
                           double grad_scale) noexcept nogil:
     # Rows [first, stop); returns the sum of their losses when loss_out is NULL.
+    # Short rows are normalised a chunk at a time (normalize_rows), long rows one by one.
+    cdef RowChunk chunk
+    cdef RowNormalizer row
     cdef double* a = <double*>malloc(k * sizeof(double))
     cdef double loss, total = 0.0
-    cdef Py_ssize_t r, j, target
-    for r in range(first, stop):
-        target = index_targets[r] if index_targets != NULL else -1
-        if index_targets != NULL and has_ignore_index and target == ignore_index:
-            loss = 0.0
-            if grad_out != NULL:
-                for j in range(k):
-                    grad_out[r * k + j] = 0
-        else:
-            target_coefficients(k, target, prob_targets + r * k if prob_targets != NULL
-                                else NULL, class_weight, hot, smooth, a)
-            loss = softmax_row_loss(z + r * k, k, a, weight[r] if weight != NULL else 1.0,
-                                    grad_out + r * k if grad_out != NULL else NULL,
-                                    grad_scale)
-        if loss_out != NULL:
-            loss_out[r] = <floating>loss
-        else:
-            total += loss
+    cdef Py_ssize_t r, i, start, n, per_chunk = rows_per_chunk(k)
+    # Index targets without class weights or smoothing: the coefficients are one-hot.
+    cdef bint one_hot = (index_targets != NULL and class_weight == NULL and smooth == 0.0
+                         and hot == 1.0)
+    if k <= ROW_CHUNK:
+        start = first
+        while start < stop:
+            n = min(per_chunk, stop - start)
+            normalize_rows(z + start * k, k, n, &chunk)
+            for i in range(n):
+                r = start + i
+                loss = softmax_sample_loss(
+                    z + r * k, k, r, index_targets, prob_targets, weight, class_weight, hot,
+                    smooth, ignore_index, has_ignore_index, one_hot, grad_out, grad_scale, a,
+                    chunk.kind[i], chunk.max[i], chunk.argmax[i], chunk.rest[i],
+                    chunk.log1p_rest[i], chunk.exps + i * k)
+                if loss_out != NULL:
+                    loss_out[r] = <floating>loss
+                else:
+                    total += loss
+            start += n
+    else:
+        for r in range(first, stop):
+            row = normalize_row(z + r * k, k)
+            loss = softmax_sample_loss(
+                z + r * k, k, r, index_targets, prob_targets, weight, class_weight, hot,
+                smooth, ignore_index, has_ignore_index, one_hot, grad_out, grad_scale, a,
+                row.kind, row.max, row.argmax, row.rest, row.log1p_rest, NULL)
+            if loss_out != NULL:
+                loss_out[r] = <floating>loss
+            else:
+                total += loss
     free(a)
     return total
 

@@ -1,9 +1,10 @@
-# The log-normaliser of one row of logits, shared by logsumexp, softmax,
-# log_softmax and softmax_cross_entropy.
+# The log-normaliser of rows of logits, shared by logsumexp, softmax,
+# log_softmax and softmax_cross_entropy: normalize_row for one (long) row,
+# normalize_rows for a chunk of short rows.
 from cython cimport floating
 from libc.math cimport log1p, INFINITY, NAN
 
-from xentfast._vmath cimport exp_nonpositive
+from xentfast._vmath cimport exp_nonpositive, log1p_nonnegative
 
 cdef enum RowKind:
     ROW_FINITE        # the max is finite: the usual formulas apply
@@ -59,3 +60,94 @@ cdef inline RowNormalizer normalize_row(const floating* z, Py_ssize_t k) noexcep
     row.rest = s
     row.log1p_rest = log1p(s)
     return row
+
+
+cdef enum:
+    # Short rows (k <= ROW_CHUNK) are normalised ROW_CHUNK // k at a time.
+    ROW_CHUNK = 1024
+
+
+cdef struct RowChunk:
+    # Row r of a chunk: the fields of RowNormalizer, one array each, and its
+    # exp(z_j - max) at exps[r * k + j] (exactly 1 at the argmax) for finite rows.
+    RowKind kind[ROW_CHUNK]
+    double max[ROW_CHUNK]
+    Py_ssize_t argmax[ROW_CHUNK]
+    double rest[ROW_CHUNK]
+    double log1p_rest[ROW_CHUNK]
+    double exps[ROW_CHUNK]
+
+
+cdef inline Py_ssize_t rows_per_chunk(Py_ssize_t k) noexcept nogil:
+    return ROW_CHUNK // k if k > 0 else ROW_CHUNK
+
+
+cdef inline void normalize_rows(const floating* z, Py_ssize_t k, Py_ssize_t n_rows,
+                                RowChunk* chunk) noexcept nogil:
+    # n_rows <= rows_per_chunk(k) rows of k <= ROW_CHUNK logits, contiguous.
+    # One scalar pass per row finds its max; the exponentials then run as one
+    # flat loop over the whole chunk and the logs as one loop over the rows,
+    # both of which vectorise (a loop over a single short row does not).
+    cdef Py_ssize_t r, j, n_pos_inf
+    cdef double m, m_odd, v, u, shift, s
+    cdef bint has_nan
+    cdef double* exps = chunk.exps
+    for r in range(n_rows):
+        # Selects, not branches (which entry is the max is unpredictable), in
+        # two chains (even and odd j) so that their latencies overlap.
+        m = -INFINITY
+        m_odd = -INFINITY
+        has_nan = False
+        j = 0
+        while j + 1 < k:
+            v = z[r * k + j]
+            u = z[r * k + j + 1]
+            m = v if v > m else m
+            m_odd = u if u > m_odd else m_odd
+            has_nan = has_nan | (v != v) | (u != u)
+            j += 2
+        if j < k:
+            v = z[r * k + j]
+            m = v if v > m else m
+            has_nan = has_nan | (v != v)
+        m = m_odd if m_odd > m else m
+        chunk.max[r] = m
+        chunk.argmax[r] = 0
+        for j in range(k):
+            if z[r * k + j] == m:
+                chunk.argmax[r] = j
+                break
+        if has_nan:
+            chunk.kind[r] = ROW_NAN
+        elif m == -INFINITY:
+            chunk.kind[r] = ROW_ALL_NEG_INF
+        elif m == INFINITY:
+            n_pos_inf = 0
+            for j in range(k):
+                if z[r * k + j] == INFINITY:
+                    n_pos_inf += 1
+            chunk.kind[r] = ROW_ONE_POS_INF if n_pos_inf == 1 else ROW_MANY_POS_INF
+        else:
+            chunk.kind[r] = ROW_FINITE
+        # the shift of every entry, for the flat loop below (0 for rows it does not serve)
+        shift = m if chunk.kind[r] == ROW_FINITE else 0.0
+        for j in range(k):
+            exps[r * k + j] = shift
+    for j in range(n_rows * k):
+        exps[j] = exp_nonpositive(z[j] - exps[j])
+    for r in range(n_rows):
+        s = 0.0
+        if chunk.kind[r] == ROW_FINITE:
+            # Blanchard, Higham & Higham (2021): the max's own term (exactly 1)
+            # stays out of the sum, and log1p takes the rest.
+            exps[r * k + chunk.argmax[r]] = 0.0
+            for j in range(k):
+                s += exps[r * k + j]
+            exps[r * k + chunk.argmax[r]] = 1.0
+        chunk.rest[r] = s
+    for r in range(n_rows):
+        chunk.log1p_rest[r] = log1p_nonnegative(chunk.rest[r])
+    for r in range(n_rows):
+        if chunk.kind[r] != ROW_FINITE:
+            chunk.rest[r] = NAN
+            chunk.log1p_rest[r] = NAN

@@ -5,7 +5,7 @@
 # never touch the GIL.
 from libc.math cimport log, log1p, fabs, isfinite, INFINITY
 
-from xentfast._vmath cimport exp_nonpositive, log1p_unit, log_unit
+from xentfast._vmath cimport exp_nonpositive, log1p_unit, log_nonnegative
 
 
 cdef inline double log1p_exp_neg_abs(double x) noexcept nogil:
@@ -34,18 +34,18 @@ cdef inline double sigmoid(double x) noexcept nogil:
 cdef inline double xlogy(double x, double y) noexcept nogil:
     # x log y for y in [0, 1], with 0 log y = 0 for every y, including 0.
     # A select, not a branch, so that the loops calling it vectorise.
-    return 0.0 if x == 0.0 else x * log_unit(y)
+    return 0.0 if x == 0.0 else x * log_nonnegative(y)
 
 
 cdef inline double xlog1my(double x, double y) noexcept nogil:
     # x log(1 - y) for y in [0, 1], with 0 log(1 - y) = 0.  1 - y = hi + lo
     # exactly (Fast2Sum), and log(1 - y) = log(hi) + log(1 + lo/hi), where
     # |lo/hi| < 2^-53 makes the second term lo/hi: accurate for tiny y too,
-    # and built from selects and log_unit, so the loops calling it vectorise.
+    # and built from selects and log_nonnegative, so the loops calling it vectorise.
     cdef double hi = 1.0 - y
     cdef double lo = (1.0 - hi) - y
     cdef double correction = lo / hi if hi != 0.0 else 0.0
-    return 0.0 if x == 0.0 else x * (log_unit(hi) + correction)
+    return 0.0 if x == 0.0 else x * (log_nonnegative(hi) + correction)
 
 
 cdef inline double log_ratio(double p, double q) noexcept nogil:

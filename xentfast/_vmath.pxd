@@ -93,8 +93,8 @@ cdef inline double log1p_unit(double u) noexcept nogil:
     return k * LN2_HI - ((half_f2 - (t * (half_f2 + R) + k * LN2_LO)) - f)
 
 
-cdef inline double log_unit(double x) noexcept nogil:
-    # log x for x in [0, 1] (log 0 = -inf, nan stays nan).  x = 2^e m with
+cdef inline double log_nonnegative(double x) noexcept nogil:
+    # log x for finite x >= 0 (log 0 = -inf, nan stays nan).  x = 2^e m with
     # m in [sqrt2/2, sqrt2) read off the bits (subnormals scaled by 2^54 first),
     # f = m - 1 exact, and log(1 + f) as in log1p_unit but with fdlibm's minimax
     # polynomial for |t| <= 0.1716 (coefficients Lg1..Lg7).
@@ -119,3 +119,12 @@ cdef inline double log_unit(double x) noexcept nogil:
     result = e * LN2_HI - ((half_f2 - (t * (half_f2 + R) + e * LN2_LO)) - f)
     result = -INFINITY if x == 0.0 else result
     return x if x != x else result
+
+
+cdef inline double log1p_nonnegative(double s) noexcept nogil:
+    # log(1 + s) for finite s >= 0.  w = 1 + s rounded; s - (w - 1) is the
+    # rounding error, exactly (w - 1 is exact, and then so is the difference),
+    # and log(1 + s) = log w + log(1 + err / w) = log w + err / w to within
+    # an ulp.  One division; for the row sums of softmax, not per element.
+    cdef double w = 1.0 + s
+    return log_nonnegative(w) + (s - (w - 1.0)) / w

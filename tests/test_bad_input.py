@@ -335,3 +335,23 @@ def test_mean_with_all_weights_zero_is_nan(implementation):
     assert np.all(grad == 0.0)
     loss = module.softmax_cross_entropy(X, INDEX, class_weight=np.zeros(3), reduction="sum")
     assert loss == 0.0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("bad", [1.0 + 2**-52, -5e-324, np.nan])
+@pytest.mark.parametrize("position", [0, 123_456, 299_999])
+def test_bce_with_logits_checks_every_target(threads, bad, position):
+    # The kernel checks the targets in its own pass, block by block, on every
+    # thread: one bad target anywhere in a large input is found.
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=300_000)
+    y = (rng.random(300_000) < 0.5).astype(float)
+    y[position] = bad
+    before = xentfast.get_num_threads()
+    xentfast.set_num_threads(threads)
+    try:
+        for return_grad in (False, True):
+            with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+                xentfast.binary_cross_entropy_with_logits(z, y, return_grad=return_grad)
+    finally:
+        xentfast.set_num_threads(before)

@@ -235,7 +235,10 @@ class BinaryLossInputs:
         self.reduction = reduction
 
 
-def prepare_binary_loss(values, values_name, targets, weight, pos_weight, reduction):
+def prepare_binary_loss(values, values_name, targets, weight, pos_weight, reduction,
+                        check_targets=True):
+    """Checked inputs; ``check_targets=False`` leaves the targets' range to a kernel
+    that checks it in its own pass (then call check_unit_interval if it reports one)."""
     check_reduction(reduction)
     values = as_real_array(values, values_name)
     if values_name == "probs":
@@ -243,7 +246,8 @@ def prepare_binary_loss(values, values_name, targets, weight, pos_weight, reduct
     dtype = values.dtype
     targets = as_dtype(targets, "targets", dtype)
     check_same_shape(values, values_name, targets, "targets")
-    check_unit_interval(targets, "targets", allow_nan=False)
+    if check_targets:
+        check_unit_interval(targets, "targets", allow_nan=False)
     broadcast = []
     for arr, name in ((weight, "weight"), (pos_weight, "pos_weight")):
         if arr is not None:

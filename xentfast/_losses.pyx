@@ -105,35 +105,48 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
 
 cdef double bce_logits_block(const floating* z, const floating* y, const floating* weight,
                              const floating* pos_weight, floating* loss_out,
-                             floating* grad_out, Py_ssize_t n,
-                             double grad_scale) noexcept nogil:
+                             floating* grad_out, Py_ssize_t n, double grad_scale,
+                             int* bad_target) noexcept nogil:
     # One block of n <= BLOCK elements; returns the sum of its losses (when
     # loss_out is NULL; sixteen partial sums, not one dependent chain).  NULL
-    # weight/pos_weight mean 1.
+    # weight/pos_weight mean 1, NULL grad_out: no gradient.  bad_target[0] is set
+    # to 1 if a target lies outside [0, 1] or is nan: the targets' check, fused
+    # into the first pass (the caller raises).
     #
     # loss = -(pw y log σ(z) + (1 - y) log σ(-z)),  dloss/dz = (1 - y) σ(z) - pw y σ(-z).
     # -log σ(±z) = log(1 + e^-|z|) ∓ min(±z, 0) share one exp and one log1p, and
     # σ(±z) are both formed from e^-|z| without 1 - σ, so nothing cancels.
-    # The first loop is branch-free (selects only) so that it vectorises; the
-    # second applies the optional weights.  A term whose coefficient is 0 is 0.
+    # The loops are branch-free (selects only) so that they vectorise; the
+    # gradient has its own loop, skipped when it is not wanted.  A term whose
+    # coefficient is 0 is 0.
     cdef double pos_loss[BLOCK]
     cdef double neg_loss[BLOCK]
+    cdef double exps[BLOCK]
     cdef double pos_grad[BLOCK]
     cdef double neg_grad[BLOCK]
     cdef double pos_weights[BLOCK]
     cdef double weights[BLOCK]
     cdef Py_ssize_t i
     cdef double zi, yi, e, log_term, inv, pw, pos
+    cdef int bad = 0
     for i in range(n):
         zi = z[i]
         yi = y[i]
+        bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
         e = exp_nonpositive(-fabs(zi))
+        exps[i] = e
         log_term = log1p_unit(e)
-        inv = 1.0 / (1.0 + e)
         pos_loss[i] = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
         neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
-        pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
-        neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
+    bad_target[0] = bad
+    if grad_out != NULL:
+        for i in range(n):
+            zi = z[i]
+            yi = y[i]
+            e = exps[i]
+            inv = 1.0 / (1.0 + e)
+            pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
+            neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
     if weight != NULL or pos_weight != NULL:
         # The optional weights are copied in loops of their own (a missing one
         # becomes 1s): a load through a NULL pointer under a condition would be
@@ -151,11 +164,15 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             pw = pos_weights[i]
             pos = pw * pos_loss[i] if pw != 0.0 else 0.0
             pos_loss[i] = weights[i] * (pos + neg_loss[i])
-            pos_grad[i] = weights[i] * (pw * pos_grad[i] + neg_grad[i])
+        if grad_out != NULL:
+            for i in range(n):
+                pos_grad[i] = weights[i] * (pos_weights[i] * pos_grad[i] + neg_grad[i])
     else:
         for i in range(n):
             pos_loss[i] = pos_loss[i] + neg_loss[i]
-            pos_grad[i] = pos_grad[i] + neg_grad[i]
+        if grad_out != NULL:
+            for i in range(n):
+                pos_grad[i] = pos_grad[i] + neg_grad[i]
     # pos_loss and pos_grad now hold the losses and gradients.
     for i in range(n):
         # nan logits propagate even where both coefficients are 0
@@ -175,11 +192,17 @@ def binary_cross_entropy_with_logits_kernel(
         const floating[::1] pos_weight, floating[::1] loss_out, floating[::1] grad_out,
         double denominator, int n_threads):
     """Losses (per element into loss_out, else sum / denominator) and, when grad_out
-    has length n, the gradient of that loss with respect to the logits."""
+    has length n, the gradient of that loss with respect to the logits.
+
+    Returns (total, targets_ok): targets_ok is False if a target lies outside
+    [0, 1] or is nan, and then the results are meaningless (the caller raises).
+    """
     cdef Py_ssize_t b, start, n = logits.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
+    cdef int[::1] block_bad = np.zeros(n_blocks(n), dtype=np.intc)
     cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
     cdef double total
+    cdef int bad = 0
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
     cdef const floating* z = &logits[0] if n > 0 else NULL
     cdef const floating* y = &targets[0] if n > 0 else NULL
@@ -195,9 +218,11 @@ def binary_cross_entropy_with_logits_kernel(
                 pw + start if pw != NULL else NULL,
                 losses + start if per_element else NULL,
                 grads + start if want_grad else NULL,
-                min(BLOCK, n - start), grad_scale)
+                min(BLOCK, n - start), grad_scale, &block_bad[b])
+        for b in range(n_blocks(n)):
+            bad |= block_bad[b]
         total = NAN if per_element else sum_of_blocks(block_sums) / denominator
-    return total
+    return total, not bad
 
 
 # --- softmax cross-entropy ----------------------------------------------------

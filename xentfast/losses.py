@@ -59,16 +59,20 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
     With ``return_grad=True`` returns (loss, gradient of that loss w.r.t. logits),
     computed in the same pass.
     """
+    # The kernel checks that the targets lie in [0, 1] in its own pass.
     inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
-                                         reduction)
+                                         reduction, check_targets=False)
     z = inputs.values
+    targets_flat = _layout.flat(inputs.targets)
     weight_flat = _layout.flat_or_empty(inputs.weight, z.dtype)
     loss_buffer, grad = _binary_outputs(z, reduction, return_grad)
-    total = _losses.binary_cross_entropy_with_logits_kernel(
-        _layout.flat(z), _layout.flat(inputs.targets), weight_flat,
+    total, targets_ok = _losses.binary_cross_entropy_with_logits_kernel(
+        _layout.flat(z), targets_flat, weight_flat,
         _layout.flat_or_empty(inputs.pos_weight, z.dtype),
         _layout.flat_or_empty(loss_buffer, z.dtype), _layout.flat_or_empty(grad, z.dtype),
         _binary_denominator(reduction, weight_flat, z.size), get_num_threads())
+    if not targets_ok:
+        _checks.check_unit_interval(targets_flat, "targets", allow_nan=False)
     loss = _as_loss(total, loss_buffer, z.dtype)
     return (loss, _layout.finish(grad, None)) if return_grad else loss
 

@@ -17,21 +17,24 @@ from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_P
 def sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads)):
+        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
+                        use_threads_if=threads_for(n, n_threads) > 1):
             out[i] = <floating>sigmoid(x[i])
 
 
 def log_sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads)):
+        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
+                        use_threads_if=threads_for(n, n_threads) > 1):
             out[i] = <floating>log_sigmoid(x[i])
 
 
 def softplus_map(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads)):
+        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
+                        use_threads_if=threads_for(n, n_threads) > 1):
             out[i] = <floating>softplus(x[i])
 
 
@@ -104,11 +107,13 @@ def logsumexp_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, int n
     with nogil:
         if k <= ROW_CHUNK:
             for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
-                            num_threads=threads_for(m * k, n_threads)):
+                            num_threads=threads_for(m * k, n_threads),
+                            use_threads_if=threads_for(m * k, n_threads) > 1):
                 logsumexp_chunk(base + c * per_chunk * k, k,
                                 min(per_chunk, m - c * per_chunk), out_base + c * per_chunk)
         else:
-            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads)):
+            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads),
+                            use_threads_if=threads_for(m * k, n_threads) > 1):
                 row = normalize_row(base + r * k, k)
                 out[r] = <floating>logsumexp_of(row.kind, row.max, row.log1p_rest)
 
@@ -122,11 +127,13 @@ def softmax_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, bint ta
     with nogil:
         if k <= ROW_CHUNK:
             for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
-                            num_threads=threads_for(m * k, n_threads)):
+                            num_threads=threads_for(m * k, n_threads),
+                            use_threads_if=threads_for(m * k, n_threads) > 1):
                 softmax_chunk(base + c * per_chunk * k, out_base + c * per_chunk * k, k,
                               min(per_chunk, m - c * per_chunk), take_log)
         else:
-            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads)):
+            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads),
+                            use_threads_if=threads_for(m * k, n_threads) > 1):
                 row = normalize_row(base + r * k, k)
                 row_softmax(base + r * k, out_base + r * k, k, row.kind, row.max, row.argmax,
                             row.rest, row.log1p_rest, NULL, take_log)

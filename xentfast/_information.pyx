@@ -84,7 +84,8 @@ cdef void measure_rows(Measure measure, const floating[::1] p, const floating[::
             out[g] = 0.0  # the empty sum
         return
     for g in prange((m + group - 1) // group, schedule="static",
-                    num_threads=threads_for(m * k, n_threads)):
+                    num_threads=threads_for(m * k, n_threads),
+                    use_threads_if=threads_for(m * k, n_threads) > 1):
         measure_row_group(measure, p_base, q_base, k, g * group,
                           min(g * group + group, m), out_base, log_base)
 
@@ -116,5 +117,6 @@ def binary_entropy_map(const floating[::1] p, floating[::1] out, double log_base
                        int n_threads):
     cdef Py_ssize_t i, n = p.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads)):
+        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
+                        use_threads_if=threads_for(n, n_threads) > 1):
             out[i] = <floating>(binary_entropy_nats(p[i]) / log_base)

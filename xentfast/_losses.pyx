@@ -87,7 +87,8 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
     cdef bint has_weight = weight.shape[0] > 0, per_element = loss_out.shape[0] > 0
     cdef double acc, loss, total
     with nogil:
-        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads),
+                        use_threads_if=threads_for(n, n_threads) > 1):
             acc = 0.0
             for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
                 loss = bce_probs_term(probs[i], targets[i])
@@ -211,7 +212,8 @@ def binary_cross_entropy_with_logits_kernel(
     cdef floating* losses = &loss_out[0] if per_element else NULL
     cdef floating* grads = &grad_out[0] if want_grad else NULL
     with nogil:
-        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads)):
+        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads),
+                        use_threads_if=threads_for(n, n_threads) > 1):
             start = b * BLOCK
             block_sums[b] = bce_logits_block(
                 z + start, y + start, w + start if w != NULL else NULL,
@@ -414,7 +416,8 @@ def softmax_cross_entropy_kernel(
     cdef floating* grads = &grad_out[0] if want_grad else NULL
     with nogil:
         for b in prange(n_blocks(m), schedule="static",
-                        num_threads=threads_for(m * k, n_threads)):
+                        num_threads=threads_for(m * k, n_threads),
+                        use_threads_if=threads_for(m * k, n_threads) > 1):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale)

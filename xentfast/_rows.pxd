@@ -88,35 +88,23 @@ cdef inline void normalize_rows(const floating* z, Py_ssize_t k, Py_ssize_t n_ro
     # One scalar pass per row finds its max; the exponentials then run as one
     # flat loop over the whole chunk and the logs as one loop over the rows,
     # both of which vectorise (a loop over a single short row does not).
-    cdef Py_ssize_t r, j, n_pos_inf
-    cdef double m, m_odd, v, u, shift, s
+    cdef Py_ssize_t r, j, n_pos_inf, argmax
+    cdef double m, v, shift, s
     cdef bint has_nan
     cdef double* exps = chunk.exps
     for r in range(n_rows):
-        # Selects, not branches (which entry is the max is unpredictable), in
-        # two chains (even and odd j) so that their latencies overlap.
+        # Selects, not branches: which entry is the max is unpredictable, and
+        # a mispredicted branch per row costs more than the rest of the scan.
         m = -INFINITY
-        m_odd = -INFINITY
+        argmax = 0
         has_nan = False
-        j = 0
-        while j + 1 < k:
+        for j in range(k):
             v = z[r * k + j]
-            u = z[r * k + j + 1]
-            m = v if v > m else m
-            m_odd = u if u > m_odd else m_odd
-            has_nan = has_nan | (v != v) | (u != u)
-            j += 2
-        if j < k:
-            v = z[r * k + j]
+            argmax = j if v > m else argmax
             m = v if v > m else m
             has_nan = has_nan | (v != v)
-        m = m_odd if m_odd > m else m
         chunk.max[r] = m
-        chunk.argmax[r] = 0
-        for j in range(k):
-            if z[r * k + j] == m:
-                chunk.argmax[r] = j
-                break
+        chunk.argmax[r] = argmax
         if has_nan:
             chunk.kind[r] = ROW_NAN
         elif m == -INFINITY:

@@ -130,6 +130,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef Py_ssize_t i
     cdef double zi, yi, e, log_term, inv, pw, pos
     cdef int bad = 0
+    cdef bint weighted
     for i in range(n):
         zi = z[i]
         yi = y[i]
@@ -140,15 +141,18 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         pos_loss[i] = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
         neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
     bad_target[0] = bad
-    if grad_out != NULL:
+    weighted = weight != NULL or pos_weight != NULL
+    if grad_out != NULL and not weighted:
+        # Unweighted: the gradient goes straight to grad_out, in one pass.
         for i in range(n):
             zi = z[i]
             yi = y[i]
             e = exps[i]
             inv = 1.0 / (1.0 + e)
-            pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
-            neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
-    if weight != NULL or pos_weight != NULL:
+            grad_out[i] = <floating>((-yi * ((e if zi >= 0.0 else 1.0) * inv)
+                                      + (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv))
+                                     * grad_scale)
+    if weighted:
         # The optional weights are copied in loops of their own (a missing one
         # becomes 1s): a load through a NULL pointer under a condition would be
         # vectorised as a masked load, which is legal but very slow.
@@ -167,20 +171,22 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             pos_loss[i] = weights[i] * (pos + neg_loss[i])
         if grad_out != NULL:
             for i in range(n):
-                pos_grad[i] = weights[i] * (pos_weights[i] * pos_grad[i] + neg_grad[i])
+                zi = z[i]
+                yi = y[i]
+                e = exps[i]
+                inv = 1.0 / (1.0 + e)
+                pos_grad[i] = -yi * ((e if zi >= 0.0 else 1.0) * inv)
+                neg_grad[i] = (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv)
+            for i in range(n):
+                grad_out[i] = <floating>(weights[i] * (pos_weights[i] * pos_grad[i]
+                                                       + neg_grad[i]) * grad_scale)
     else:
         for i in range(n):
             pos_loss[i] = pos_loss[i] + neg_loss[i]
-        if grad_out != NULL:
-            for i in range(n):
-                pos_grad[i] = pos_grad[i] + neg_grad[i]
-    # pos_loss and pos_grad now hold the losses and gradients.
+    # pos_loss now holds the losses.
     for i in range(n):
         # nan logits propagate even where both coefficients are 0
         pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
-    if grad_out != NULL:
-        for i in range(n):
-            grad_out[i] = <floating>(pos_grad[i] * grad_scale)
     if loss_out != NULL:
         for i in range(n):
             loss_out[i] = <floating>pos_loss[i]

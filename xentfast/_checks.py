@@ -48,6 +48,14 @@ def common_float_dtype(*arrays):
     return np.dtype(np.float64)
 
 
+def is_float_pair(a, b):
+    """Whether a and b are plain ndarrays of one shape and one float32/float64
+    dtype in native byte order: what as_real_array, as_dtype and check_same_shape
+    would return unchanged."""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype in FLOAT_DTYPES
+            and b.dtype == a.dtype and a.shape == b.shape)
+
+
 def check_same_shape(a, a_name, b, b_name):
     if a.shape != b.shape:
         raise ValueError(

@@ -16,6 +16,10 @@ def flat_or_empty(arr, dtype):
     return EMPTY[dtype] if arr is None else flat(arr)
 
 
+def flat_or_none(arr):
+    return None if arr is None else flat(arr)
+
+
 def output_buffer(out, shape, dtype, *inputs):
     """Where a kernel should write: ``out`` itself when it is C-contiguous and
     does not overlap an input, else a new array."""

@@ -25,10 +25,16 @@ cdef inline Py_ssize_t n_blocks(Py_ssize_t n) noexcept nogil:
     return (n + BLOCK - 1) // BLOCK
 
 
-cdef inline double sum_of_blocks(const double[::1] block_sums) noexcept nogil:
+cdef enum:
+    # Up to this many blocks, the block results live on the stack: for small
+    # inputs an array allocation costs more than the work.
+    STACK_BLOCKS = 16
+
+
+cdef inline double sum_of_blocks(const double* block_sums, Py_ssize_t count) noexcept nogil:
     cdef double total = 0.0, compensation = 0.0
     cdef Py_ssize_t b
-    for b in range(block_sums.shape[0]):
+    for b in range(count):
         compensated_add(&total, &compensation, block_sums[b])
     return compensated_result(total, compensation)
 
@@ -44,7 +50,7 @@ def weight_total(const floating[::1] weight):
             for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
                 acc += weight[i]
             block_sums[b] = acc
-        total = sum_of_blocks(block_sums)
+        total = sum_of_blocks(&block_sums[0], block_sums.shape[0])
     return total
 
 
@@ -67,7 +73,7 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
                     w *= class_weight[targets[i]]
                 acc += w
             block_sums[b] = acc
-        total = sum_of_blocks(block_sums)
+        total = sum_of_blocks(&block_sums[0], block_sums.shape[0])
     return total
 
 
@@ -100,7 +106,7 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
                     acc = acc + loss
             if not per_element:
                 block_sums[b] = acc
-        total = NAN if per_element else sum_of_blocks(block_sums) / denominator
+        total = NAN if per_element else sum_of_blocks(&block_sums[0], block_sums.shape[0]) / denominator
     return total
 
 
@@ -199,37 +205,48 @@ def binary_cross_entropy_with_logits_kernel(
         const floating[::1] pos_weight, floating[::1] loss_out, floating[::1] grad_out,
         double denominator, int n_threads):
     """Losses (per element into loss_out, else sum / denominator) and, when grad_out
-    has length n, the gradient of that loss with respect to the logits.
+    is given, the gradient of that loss with respect to the logits.  weight,
+    pos_weight, loss_out and grad_out may be None: absent (None costs less to pass
+    than an empty array, which matters for small inputs).
 
     Returns (total, targets_ok): targets_ok is False if a target lies outside
     [0, 1] or is nan, and then the results are meaningless (the caller raises).
     """
-    cdef Py_ssize_t b, start, n = logits.shape[0]
-    cdef double[::1] block_sums = np.empty(n_blocks(n))
-    cdef int[::1] block_bad = np.zeros(n_blocks(n), dtype=np.intc)
-    cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
+    cdef Py_ssize_t b, start, n = logits.shape[0], count = n_blocks(n)
+    cdef double stack_sums[STACK_BLOCKS]
+    cdef int stack_bad[STACK_BLOCKS]
+    cdef double[::1] sums_array
+    cdef int[::1] bad_array
+    cdef double* block_sums = stack_sums
+    cdef int* block_bad = stack_bad
+    if count > STACK_BLOCKS:
+        sums_array = np.empty(count)
+        bad_array = np.empty(count, dtype=np.intc)
+        block_sums = &sums_array[0]
+        block_bad = &bad_array[0]
+    cdef bint per_element = loss_out is not None, want_grad = grad_out is not None
     cdef double total
     cdef int bad = 0
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
     cdef const floating* z = &logits[0] if n > 0 else NULL
     cdef const floating* y = &targets[0] if n > 0 else NULL
-    cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
-    cdef const floating* pw = &pos_weight[0] if pos_weight.shape[0] > 0 else NULL
-    cdef floating* losses = &loss_out[0] if per_element else NULL
-    cdef floating* grads = &grad_out[0] if want_grad else NULL
+    cdef const floating* w = &weight[0] if weight is not None and n > 0 else NULL
+    cdef const floating* pw = &pos_weight[0] if pos_weight is not None and n > 0 else NULL
+    cdef floating* losses = &loss_out[0] if per_element and n > 0 else NULL
+    cdef floating* grads = &grad_out[0] if want_grad and n > 0 else NULL
     with nogil:
-        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads),
+        for b in prange(count, schedule="static", num_threads=threads_for(n, n_threads),
                         use_threads_if=threads_for(n, n_threads) > 1):
             start = b * BLOCK
             block_sums[b] = bce_logits_block(
                 z + start, y + start, w + start if w != NULL else NULL,
                 pw + start if pw != NULL else NULL,
-                losses + start if per_element else NULL,
-                grads + start if want_grad else NULL,
+                losses + start if losses != NULL else NULL,
+                grads + start if grads != NULL else NULL,
                 min(BLOCK, n - start), grad_scale, &block_bad[b])
-        for b in range(n_blocks(n)):
+        for b in range(count):
             bad |= block_bad[b]
-        total = NAN if per_element else sum_of_blocks(block_sums) / denominator
+        total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
     return total, not bad
 
 
@@ -427,5 +444,5 @@ def softmax_cross_entropy_kernel(
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale)
-        total = NAN if per_element else sum_of_blocks(block_sums) / denominator
+        total = NAN if per_element else sum_of_blocks(&block_sums[0], block_sums.shape[0]) / denominator
     return total

@@ -45,9 +45,12 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
 
 
 def _binary_denominator(reduction, weight_flat, size):
+    """The divisor of reduction="mean": the weights' sum (weight_flat None or empty: size)."""
     if reduction != "mean":
         return 1.0
-    return _losses.weight_total(weight_flat) if weight_flat.size else float(size)
+    if weight_flat is None or weight_flat.size == 0:
+        return float(size)
+    return _losses.weight_total(weight_flat)
 
 
 def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight=None,
@@ -60,16 +63,22 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
     computed in the same pass.
     """
     # The kernel checks that the targets lie in [0, 1] in its own pass.
-    inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
-                                         reduction, check_targets=False)
-    z = inputs.values
-    targets_flat = _layout.flat(inputs.targets)
-    weight_flat = _layout.flat_or_empty(inputs.weight, z.dtype)
+    if weight is None and pos_weight is None and _checks.is_float_pair(logits, targets):
+        # The common case, kept short for small inputs: prepare_binary_loss
+        # would return both arrays unchanged.
+        _checks.check_reduction(reduction)
+        z, y, weight_flat, pos_weight_flat = logits, targets, None, None
+    else:
+        inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
+                                             reduction, check_targets=False)
+        z, y = inputs.values, inputs.targets
+        weight_flat = _layout.flat_or_none(inputs.weight)
+        pos_weight_flat = _layout.flat_or_none(inputs.pos_weight)
+    targets_flat = _layout.flat(y)
     loss_buffer, grad = _binary_outputs(z, reduction, return_grad)
     total, targets_ok = _losses.binary_cross_entropy_with_logits_kernel(
-        _layout.flat(z), targets_flat, weight_flat,
-        _layout.flat_or_empty(inputs.pos_weight, z.dtype),
-        _layout.flat_or_empty(loss_buffer, z.dtype), _layout.flat_or_empty(grad, z.dtype),
+        _layout.flat(z), targets_flat, weight_flat, pos_weight_flat,
+        _layout.flat_or_none(loss_buffer), _layout.flat_or_none(grad),
         _binary_denominator(reduction, weight_flat, z.size), get_num_threads())
     if not targets_ok:
         _checks.check_unit_interval(targets_flat, "targets", allow_nan=False)

@@ -110,14 +110,28 @@ def extension(name, module):
 
 baseline = cythonize([extension(f"xentfast.{m}", m) for m in KERNEL_MODULES + SUPPORT_MODULES],
                      compiler_directives=CYTHON_DIRECTIVES)
+def kernel_set_source(package, module):
+    """A C file of its own for one kernel set's module: it includes the module's
+    generated C.  Compiling xentfast/<module>.c itself for every set would give
+    all of them one object file path, and the builds would overwrite each other."""
+    folder = os.path.join("build", "kernel_sets", package)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{module}.c")
+    generated = os.path.abspath(os.path.join("xentfast", f"{module}.c")).replace(os.sep, "/")
+    content = f'#include "{generated}"\n'
+    if not os.path.exists(path) or open(path).read() != content:
+        with open(path, "w") as f:
+            f.write(content)
+    return path
+
+
 extra_sets = []
 if targets_x86_64() and os.environ.get("XENTFAST_AVX2", "1") != "0":
-    # The same generated C files, compiled again for each extra kernel set.
-    extra_sets = [Extension(f"xentfast.{package}.{ext.name.rsplit('.', 1)[1]}",
-                            list(ext.sources), include_dirs=ext.include_dirs,
-                            define_macros=ext.define_macros)
-                  for package in KERNEL_SET_COMPILE_ARGS
-                  for ext in baseline if ext.name.rsplit(".", 1)[1] in KERNEL_MODULES]
+    # The same generated C, compiled again for each extra kernel set.
+    extra_sets = [Extension(f"xentfast.{package}.{module}", [kernel_set_source(package, module)],
+                            include_dirs=[np.get_include()],
+                            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+                  for package in KERNEL_SET_COMPILE_ARGS for module in KERNEL_MODULES]
 
 setup(
     ext_modules=baseline + extra_sets,

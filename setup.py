@@ -128,7 +128,9 @@ def kernel_set_source(package, module):
 extra_sets = []
 if targets_x86_64() and os.environ.get("XENTFAST_AVX2", "1") != "0":
     # The same generated C, compiled again for each extra kernel set.
+    # depends: rebuild when the generated C changes (the including file does not).
     extra_sets = [Extension(f"xentfast.{package}.{module}", [kernel_set_source(package, module)],
+                            depends=[os.path.join("xentfast", f"{module}.c")],
                             include_dirs=[np.get_include()],
                             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
                   for package in KERNEL_SET_COMPILE_ARGS for module in KERNEL_MODULES]

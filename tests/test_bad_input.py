@@ -337,21 +337,40 @@ def test_mean_with_all_weights_zero_is_nan(implementation):
     assert loss == 0.0
 
 
+def _large_call(name, bad, position):
+    """A call of ``name`` on 300,000 values, one of which (at ``position``) is ``bad``."""
+    rng = np.random.default_rng(5)
+    if name == "binary_cross_entropy_with_logits":
+        y = (rng.random(300_000) < 0.5).astype(float)
+        y[position] = bad
+        return (rng.normal(size=300_000), y), "targets"
+    p = rng.random((30_000, 10))
+    p /= p.sum(axis=1, keepdims=True)
+    q = p[::-1].copy()
+    target = q if name == "kl_divergence" else p   # p for two of them, q for the third
+    target.reshape(-1)[position] = bad
+    return ((p,) if name == "entropy" else (p, q)), ("q" if name == "kl_divergence" else "p")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("bad", [1.0 + 2**-52, -5e-324, np.nan])
 @pytest.mark.parametrize("position", [0, 123_456, 299_999])
-def test_bce_with_logits_checks_every_target(threads, bad, position):
-    # The kernel checks the targets in its own pass, block by block, on every
-    # thread: one bad target anywhere in a large input is found.
-    rng = np.random.default_rng(5)
-    z = rng.normal(size=300_000)
-    y = (rng.random(300_000) < 0.5).astype(float)
-    y[position] = bad
+@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "entropy",
+                                  "cross_entropy", "kl_divergence"])
+def test_kernels_check_every_value(name, threads, bad, position):
+    # These kernels check their inputs' range in their own pass, block by block,
+    # on every thread: one bad value anywhere in a large input is found.  (nan is
+    # allowed as a probability, not as a binary target.)
+    args, what = _large_call(name, bad, position)
     before = xentfast.get_num_threads()
     xentfast.set_num_threads(threads)
     try:
-        for return_grad in (False, True):
-            with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
-                xentfast.binary_cross_entropy_with_logits(z, y, return_grad=return_grad)
+        if bad != bad and name != "binary_cross_entropy_with_logits":
+            assert np.isnan(getattr(xentfast, name)(*args)).any()
+            return
+        extra = [{"return_grad": False}, {"return_grad": True}] if what == "targets" else [{}]
+        for kwargs in extra:
+            with pytest.raises(ValueError, match=rf"{what} must lie in \[0, 1\]"):
+                getattr(xentfast, name)(*args, **kwargs)
     finally:
         xentfast.set_num_threads(before)

@@ -58,3 +58,29 @@ def test_thread_setting():
     finally:
         xentfast.set_num_threads(before)
     assert xentfast.sigmoid(np.zeros(3)).tolist() == [0.5, 0.5, 0.5]
+
+
+def test_kernel_sets_are_built_from_the_same_source():
+    # Every kernel set is compiled from the same generated C: the same functions
+    # with the same docstrings.  A set left over from an older build would differ.
+    import importlib
+
+    def catalogue(package):
+        functions = {}
+        for name in ("_activations", "_information", "_linear", "_losses"):
+            module = importlib.import_module(f"{package}.{name}")
+            functions.update({f"{name}.{attr}": getattr(module, attr).__doc__
+                              for attr in dir(module) if not attr.startswith("_")
+                              and callable(getattr(module, attr))})
+        return functions
+
+    baseline = catalogue("xentfast")
+    for package, cpu_runs_it in (("xentfast._avx2", _build_info.CPU_HAS_AVX2_FMA),
+                                 ("xentfast._avx512", _build_info.CPU_HAS_AVX512)):
+        if not cpu_runs_it:
+            continue
+        try:
+            other = catalogue(package)
+        except ImportError:
+            continue  # a build without this set
+        assert other == baseline, package

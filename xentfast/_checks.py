@@ -211,17 +211,23 @@ def prepare_elementwise(x, out, name="x"):
     return arr
 
 
-def prepare_probabilities(p, name):
-    """A float array of probabilities; entries outside [0, 1] raise, nan passes through."""
+def prepare_probabilities(p, name, check_values=True):
+    """A float array of probabilities; entries outside [0, 1] raise, nan passes through.
+
+    ``check_values=False`` leaves that check to a kernel that makes it in its own
+    pass (the caller then calls this again with the check if the kernel reports one).
+    """
     arr = as_real_array(p, name)
-    check_unit_interval(arr, name, allow_nan=True)
+    if check_values:
+        check_unit_interval(arr, name, allow_nan=True)
     return arr
 
 
-def prepare_distribution_pair(p, q):
-    """p and q broadcast against each other in their common float dtype."""
-    p = prepare_probabilities(p, "p")
-    q = prepare_probabilities(q, "q")
+def prepare_distribution_pair(p, q, check_values=True):
+    """p and q broadcast against each other in their common float dtype (see
+    prepare_probabilities for ``check_values``)."""
+    p = prepare_probabilities(p, "p", check_values)
+    q = prepare_probabilities(q, "q", check_values)
     dtype = common_float_dtype(p, q)
     p, q = broadcast_pair(p.astype(dtype, copy=False), "p", q.astype(dtype, copy=False), "q")
     return p, q

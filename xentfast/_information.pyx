@@ -26,31 +26,45 @@ cdef inline double measure_term(Measure measure, double p, double q) noexcept no
     return p * log_ratio(p, q)
 
 
-cdef void fill_terms(Measure measure, const floating* p, const floating* q, Py_ssize_t n,
-                     double* terms) noexcept nogil:
+cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ssize_t n,
+                    double* terms) noexcept nogil:
     # One loop per measure, so that the entropy and cross-entropy loops vectorise.
+    # Returns 1 if a p or q lies outside [0, 1] (nan passes): the check of the
+    # probabilities, fused into this pass (the caller raises).
     cdef Py_ssize_t i
+    cdef int bad = 0
+    cdef double pi, qi
     if measure == ENTROPY:
         for i in range(n):
-            terms[i] = -xlogy(p[i], p[i])
+            pi = p[i]
+            bad |= (pi < 0.0) | (pi > 1.0)
+            terms[i] = -xlogy(pi, pi)
     elif measure == CROSS_ENTROPY:
         for i in range(n):
-            terms[i] = -xlogy(p[i], q[i])
+            pi = p[i]
+            qi = q[i]
+            bad |= (pi < 0.0) | (pi > 1.0) | (qi < 0.0) | (qi > 1.0)
+            terms[i] = -xlogy(pi, qi)
     else:
         for i in range(n):
-            terms[i] = measure_term(measure, p[i], q[i])
+            pi = p[i]
+            qi = q[i]
+            bad |= (pi < 0.0) | (pi > 1.0) | (qi < 0.0) | (qi > 1.0)
+            terms[i] = measure_term(measure, pi, qi)
+    return bad
 
 
-cdef void measure_row_group(Measure measure, const floating* p, const floating* q,
-                            Py_ssize_t k, Py_ssize_t first, Py_ssize_t stop, floating* out,
-                            double log_base) noexcept nogil:
+cdef int measure_row_group(Measure measure, const floating* p, const floating* q,
+                           Py_ssize_t k, Py_ssize_t first, Py_ssize_t stop, floating* out,
+                           double log_base) noexcept nogil:
     # Rows [first, stop).  Short rows: the terms of up to BLOCK // k whole rows are
     # formed in one loop, then summed row by row.  Long rows: in blocks of BLOCK
     # terms whose sums are added with compensation, so the error stays near
-    # BLOCK / 16 ulps however long the row is.
+    # BLOCK / 16 ulps however long the row is.  Returns fill_terms' flag.
     cdef double terms[BLOCK]
     cdef double total, compensation
     cdef Py_ssize_t r = first, i, count, start
+    cdef int bad = 0
     if k > BLOCK:
         for r in range(first, stop):
             total = 0.0
@@ -58,54 +72,67 @@ cdef void measure_row_group(Measure measure, const floating* p, const floating* 
             start = 0
             while start < k:
                 count = BLOCK if k - start > BLOCK else k - start
-                fill_terms(measure, p + r * k + start, q + r * k + start, count, terms)
+                bad |= fill_terms(measure, p + r * k + start, q + r * k + start, count, terms)
                 compensated_add(&total, &compensation, sum16(terms, count))
                 start += count
             out[r] = <floating>(compensated_result(total, compensation) / log_base)
-        return
+        return bad
     while r < stop:
         count = BLOCK // k if stop - r > BLOCK // k else stop - r
-        fill_terms(measure, p + r * k, q + r * k, count * k, terms)
+        bad |= fill_terms(measure, p + r * k, q + r * k, count * k, terms)
         for i in range(count):
             out[r + i] = <floating>(sum16(terms + i * k, k) / log_base)
         r += count
+    return bad
 
 
-cdef void measure_rows(Measure measure, const floating[::1] p, const floating[::1] q,
+cdef bint measure_rows(Measure measure, const floating[::1] p, const floating[::1] q,
                        Py_ssize_t k, floating[::1] out, double log_base,
                        int n_threads) noexcept nogil:
+    # Returns whether every p and q lies in [0, 1] (or is nan).
     cdef Py_ssize_t g, m = out.shape[0]
     cdef Py_ssize_t group = 1 if k > BLOCK or k == 0 else BLOCK // k   # rows per task
     cdef const floating* p_base = &p[0] if p.shape[0] > 0 else NULL
     cdef const floating* q_base = &q[0] if q.shape[0] > 0 else NULL
     cdef floating* out_base = &out[0] if m > 0 else NULL
+    cdef int bad = 0
     if k == 0:
         for g in range(m):
             out[g] = 0.0  # the empty sum
-        return
+        return True
     for g in prange((m + group - 1) // group, schedule="static",
                     num_threads=threads_for(m * k, n_threads),
                     use_threads_if=threads_for(m * k, n_threads) > 1):
-        measure_row_group(measure, p_base, q_base, k, g * group,
-                          min(g * group + group, m), out_base, log_base)
+        bad |= measure_row_group(measure, p_base, q_base, k, g * group,
+                                 min(g * group + group, m), out_base, log_base)
+    return not bad
 
 
 def entropy_rows(const floating[::1] p, Py_ssize_t k, floating[::1] out, double log_base,
                  int n_threads):
+    """Entropy of each row into out; returns whether every p lies in [0, 1] (or is nan)."""
+    cdef bint values_ok
     with nogil:
-        measure_rows(ENTROPY, p, p, k, out, log_base, n_threads)
+        values_ok = measure_rows(ENTROPY, p, p, k, out, log_base, n_threads)
+    return values_ok
 
 
 def cross_entropy_rows(const floating[::1] p, const floating[::1] q, Py_ssize_t k,
                        floating[::1] out, double log_base, int n_threads):
+    """Cross-entropy of each row pair into out; returns whether p and q lie in [0, 1]."""
+    cdef bint values_ok
     with nogil:
-        measure_rows(CROSS_ENTROPY, p, q, k, out, log_base, n_threads)
+        values_ok = measure_rows(CROSS_ENTROPY, p, q, k, out, log_base, n_threads)
+    return values_ok
 
 
 def kl_divergence_rows(const floating[::1] p, const floating[::1] q, Py_ssize_t k,
                        floating[::1] out, double log_base, int n_threads):
+    """KL divergence of each row pair into out; returns whether p and q lie in [0, 1]."""
+    cdef bint values_ok
     with nogil:
-        measure_rows(KL_DIVERGENCE, p, q, k, out, log_base, n_threads)
+        values_ok = measure_rows(KL_DIVERGENCE, p, q, k, out, log_base, n_threads)
+    return values_ok
 
 
 cdef inline double binary_entropy_nats(double p) noexcept nogil:

@@ -10,21 +10,29 @@ from xentfast._config import get_num_threads
 
 
 def _reduce_rows(kernel, arrays, axis, base):
+    """(result, values_ok): the kernel over the rows along ``axis``; values_ok is
+    False if it found a probability outside [0, 1]."""
     log_base = _checks.log_of_base(base) or 1.0
     first = arrays[0]
     axis = _checks.normalize_axis(axis, first.ndim)
     laid_out = [_layout.rows(a, axis) for a in arrays]
     k, moved_shape = laid_out[0][1], laid_out[0][2]
     result = _layout.output_buffer(None, moved_shape[:-1], first.dtype)
-    kernel(*(data for data, _, _ in laid_out), k, result.reshape(-1), log_base,
-           get_num_threads())
-    return _layout.finish(result, None)
+    values_ok = kernel(*(data for data, _, _ in laid_out), k, result.reshape(-1), log_base,
+                       get_num_threads())
+    return _layout.finish(result, None), values_ok
 
+
+# The kernels check that the probabilities lie in [0, 1] in their own pass;
+# where they find one that does not, the checks run again here to raise.
 
 def entropy(p, axis=-1, base=None):
     """H(p) = -Σ p log p along ``axis``, with 0 log 0 = 0.  ``base=2`` gives bits."""
-    p = _checks.prepare_probabilities(p, "p")
-    return _reduce_rows(_information.entropy_rows, (p,), axis, base)
+    arr = _checks.prepare_probabilities(p, "p", check_values=False)
+    result, values_ok = _reduce_rows(_information.entropy_rows, (arr,), axis, base)
+    if not values_ok:
+        _checks.prepare_probabilities(arr, "p")
+    return result
 
 
 def cross_entropy(p, q, axis=-1, base=None):
@@ -33,14 +41,20 @@ def cross_entropy(p, q, axis=-1, base=None):
     Terms with p = 0 are 0; a term with p > 0 and q = 0 is +inf.  p and q
     broadcast against each other.
     """
-    p, q = _checks.prepare_distribution_pair(p, q)
-    return _reduce_rows(_information.cross_entropy_rows, (p, q), axis, base)
+    return _pair_measure(_information.cross_entropy_rows, p, q, axis, base)
 
 
 def kl_divergence(p, q, axis=-1, base=None):
     """D(p || q) = Σ p log(p / q) = H(p, q) - H(p) along ``axis``."""
-    p, q = _checks.prepare_distribution_pair(p, q)
-    return _reduce_rows(_information.kl_divergence_rows, (p, q), axis, base)
+    return _pair_measure(_information.kl_divergence_rows, p, q, axis, base)
+
+
+def _pair_measure(kernel, p, q, axis, base):
+    p_arr, q_arr = _checks.prepare_distribution_pair(p, q, check_values=False)
+    result, values_ok = _reduce_rows(kernel, (p_arr, q_arr), axis, base)
+    if not values_ok:
+        _checks.prepare_distribution_pair(p, q)
+    return result
 
 
 def binary_entropy(p, base=None):

@@ -213,6 +213,11 @@ def binary_cross_entropy_with_logits_kernel(
     [0, 1] or is nan, and then the results are meaningless (the caller raises).
     """
     cdef Py_ssize_t b, start, n = logits.shape[0], count = n_blocks(n)
+    if (targets.shape[0] != n or (weight is not None and weight.shape[0] != n)
+            or (pos_weight is not None and pos_weight.shape[0] != n)
+            or (loss_out is not None and loss_out.shape[0] != n)
+            or (grad_out is not None and grad_out.shape[0] != n)):
+        raise ValueError("every array must have the logits' length")
     cdef double stack_sums[STACK_BLOCKS]
     cdef int stack_bad[STACK_BLOCKS]
     cdef double[::1] sums_array

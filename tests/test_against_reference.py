@@ -336,6 +336,9 @@ def _big_calls(func):
             for reduction in REDUCTIONS:
                 yield (f"{tag}-{reduction}", (values, targets),
                        dict(extra, weight=weights_like(BIG, 32), reduction=reduction))
+                # without weights (the short path of binary_cross_entropy_with_logits)
+                yield (f"{tag}-{reduction}-unweighted", (values, targets),
+                       dict(extra, reduction=reduction))
         elif func.kind == "softmax_loss":
             logits = x.reshape(-1, 10)
             index = class_indices_like(logits.shape[:1], 10, 33, ignore_index=-1)

@@ -374,3 +374,23 @@ def test_kernels_check_every_value(name, threads, bad, position):
                 getattr(xentfast, name)(*args, **kwargs)
     finally:
         xentfast.set_num_threads(before)
+
+
+def test_plain_bce_kernel_refuses_arrays_it_cannot_read():
+    # The kernel behind the short path reads and writes through raw pointers:
+    # anything but C-contiguous, aligned, native float arrays of one size is refused.
+    from xentfast._kernels import _losses
+    kernel = _losses.binary_cross_entropy_with_logits_plain
+    z = np.zeros(8)
+    bad_calls = [
+        (z, np.zeros(7), None),                          # another size
+        (z, np.zeros(8, np.float32), None),              # another dtype
+        (z, np.zeros(16)[::2], None),                    # not contiguous
+        (z, np.zeros(8, ">f8"), None),                   # byte-swapped
+        (z.astype(np.int64), np.zeros(8, np.int64), None),  # not float
+        (z, np.zeros(8), np.zeros(4)),                   # gradient of another size
+        (z, np.zeros(8), read_only(np.zeros(8))),        # gradient not writeable
+    ]
+    for logits, targets, grad in bad_calls:
+        with pytest.raises(ValueError, match="must be C-contiguous float32 or float64"):
+            kernel(logits, targets, grad, 8.0, 1)

@@ -2,7 +2,7 @@
 #
 # Arrays arrive flat and C-contiguous.  An optional array (weight, pos_weight,
 # class_weight, per-element loss or gradient output) is passed with length 0
-# when absent.  Reductions write one partial sum per block of BLOCK elements
+# when absent (None for binary_cross_entropy_with_logits_kernel).  Reductions write one partial sum per block of BLOCK elements
 # (or rows) and add the block sums with compensation at the end, so the total
 # does not depend on the thread count.  For reduction="mean" the caller passes
 # the denominator: the loss is divided by it and gradients are scaled by its
@@ -10,6 +10,7 @@
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 import numpy as np
+cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport fabs, INFINITY, NAN
 
@@ -19,6 +20,9 @@ from xentfast._parallel cimport threads_for, BLOCK
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
+
+
+cnp.import_array()
 
 
 cdef inline Py_ssize_t n_blocks(Py_ssize_t n) noexcept nogil:
@@ -200,59 +204,131 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     return sum16(pos_loss, n)
 
 
+cdef double bce_logits_total(const floating* z, const floating* y, const floating* w,
+                             const floating* pw, floating* losses, floating* grads,
+                             Py_ssize_t n, bint per_element, double denominator,
+                             int n_threads, int* status) noexcept nogil:
+    # The blocks of bce_logits_block over n elements, on n_threads; returns the
+    # sum of the losses / denominator (nan when per_element).  status: 0, or 1 if a
+    # target lies outside [0, 1] or is nan, or -1 if out of memory.
+    cdef Py_ssize_t b, start, count = n_blocks(n)
+    cdef double stack_sums[STACK_BLOCKS]
+    cdef int stack_bad[STACK_BLOCKS]
+    cdef double* block_sums = stack_sums
+    cdef int* block_bad = stack_bad
+    cdef double total, grad_scale = 1.0 if per_element else 1.0 / denominator
+    cdef int bad = 0
+    if count > STACK_BLOCKS:
+        block_sums = <double*>malloc(count * sizeof(double))
+        block_bad = <int*>malloc(count * sizeof(int))
+        if block_sums == NULL or block_bad == NULL:
+            free(block_sums)
+            free(block_bad)
+            status[0] = -1
+            return NAN
+    for b in prange(count, schedule="static", num_threads=threads_for(n, n_threads),
+                    use_threads_if=threads_for(n, n_threads) > 1):
+        start = b * BLOCK
+        block_sums[b] = bce_logits_block(
+            z + start, y + start, w + start if w != NULL else NULL,
+            pw + start if pw != NULL else NULL,
+            losses + start if losses != NULL else NULL,
+            grads + start if grads != NULL else NULL,
+            min(BLOCK, n - start), grad_scale, &block_bad[b])
+    for b in range(count):
+        bad |= block_bad[b]
+    total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
+    if count > STACK_BLOCKS:
+        free(block_sums)
+        free(block_bad)
+    status[0] = bad
+    return total
+
+
 def binary_cross_entropy_with_logits_kernel(
         const floating[::1] logits, const floating[::1] targets, const floating[::1] weight,
         const floating[::1] pos_weight, floating[::1] loss_out, floating[::1] grad_out,
         double denominator, int n_threads):
     """Losses (per element into loss_out, else sum / denominator) and, when grad_out
     is given, the gradient of that loss with respect to the logits.  weight,
-    pos_weight, loss_out and grad_out may be None: absent (None costs less to pass
-    than an empty array, which matters for small inputs).
+    pos_weight, loss_out and grad_out may be None: absent.
 
     Returns (total, targets_ok): targets_ok is False if a target lies outside
     [0, 1] or is nan, and then the results are meaningless (the caller raises).
     """
-    cdef Py_ssize_t b, start, n = logits.shape[0], count = n_blocks(n)
+    cdef Py_ssize_t n = logits.shape[0]
+    cdef double total
+    cdef int status
     if (targets.shape[0] != n or (weight is not None and weight.shape[0] != n)
             or (pos_weight is not None and pos_weight.shape[0] != n)
             or (loss_out is not None and loss_out.shape[0] != n)
             or (grad_out is not None and grad_out.shape[0] != n)):
         raise ValueError("every array must have the logits' length")
-    cdef double stack_sums[STACK_BLOCKS]
-    cdef int stack_bad[STACK_BLOCKS]
-    cdef double[::1] sums_array
-    cdef int[::1] bad_array
-    cdef double* block_sums = stack_sums
-    cdef int* block_bad = stack_bad
-    if count > STACK_BLOCKS:
-        sums_array = np.empty(count)
-        bad_array = np.empty(count, dtype=np.intc)
-        block_sums = &sums_array[0]
-        block_bad = &bad_array[0]
-    cdef bint per_element = loss_out is not None, want_grad = grad_out is not None
-    cdef double total
-    cdef int bad = 0
-    cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
     cdef const floating* z = &logits[0] if n > 0 else NULL
     cdef const floating* y = &targets[0] if n > 0 else NULL
     cdef const floating* w = &weight[0] if weight is not None and n > 0 else NULL
     cdef const floating* pw = &pos_weight[0] if pos_weight is not None and n > 0 else NULL
-    cdef floating* losses = &loss_out[0] if per_element and n > 0 else NULL
-    cdef floating* grads = &grad_out[0] if want_grad and n > 0 else NULL
+    cdef floating* losses = &loss_out[0] if loss_out is not None and n > 0 else NULL
+    cdef floating* grads = &grad_out[0] if grad_out is not None and n > 0 else NULL
     with nogil:
-        for b in prange(count, schedule="static", num_threads=threads_for(n, n_threads),
-                        use_threads_if=threads_for(n, n_threads) > 1):
-            start = b * BLOCK
-            block_sums[b] = bce_logits_block(
-                z + start, y + start, w + start if w != NULL else NULL,
-                pw + start if pw != NULL else NULL,
-                losses + start if losses != NULL else NULL,
-                grads + start if grads != NULL else NULL,
-                min(BLOCK, n - start), grad_scale, &block_bad[b])
-        for b in range(count):
-            bad |= block_bad[b]
-        total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
-    return total, not bad
+        total = bce_logits_total(z, y, w, pw, losses, grads, n, loss_out is not None,
+                                 denominator, n_threads, &status)
+    if status < 0:
+        raise MemoryError()
+    return total, status == 0
+
+
+cdef bint plain_array(cnp.ndarray a, int type_num, Py_ssize_t n):
+    # C-contiguous, aligned, native byte order, of this type and size: what a
+    # const floating[::1] memoryview would have checked.
+    return (cnp.PyArray_TYPE(a) == type_num and cnp.PyArray_SIZE(a) == n
+            and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray grad_out,
+                        double denominator, int n_threads, int* status,
+                        floating* element_type):
+    # bce_logits_total on checked arrays; element_type (NULL) picks float or double.
+    cdef const floating* z = <const floating*>cnp.PyArray_DATA(logits)
+    cdef const floating* y = <const floating*>cnp.PyArray_DATA(targets)
+    cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(logits)
+    cdef double total
+    with nogil:
+        total = bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
+                                 <floating*>NULL, grads, n, False, denominator, n_threads,
+                                 status)
+    return total
+
+
+def binary_cross_entropy_with_logits_plain(cnp.ndarray logits, cnp.ndarray targets,
+                                           cnp.ndarray grad_out, double denominator,
+                                           int n_threads):
+    """The unweighted, reduced case of binary_cross_entropy_with_logits_kernel for
+    arrays of any shape (grad_out may be None).  It takes the arrays themselves:
+    acquiring memoryviews costs more than the work on a small input.
+
+    Returns (sum of the losses / denominator, targets_ok).
+    """
+    cdef int type_num = cnp.PyArray_TYPE(logits), status
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(logits)
+    cdef double total
+    if not (type_num in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT) and plain_array(logits, type_num, n)
+            and plain_array(targets, type_num, n)
+            and (grad_out is None or (plain_array(grad_out, type_num, n)
+                                      and cnp.PyArray_ISWRITEABLE(grad_out)))):
+        raise ValueError("logits, targets and grad_out must be C-contiguous float32 or "
+                         "float64 arrays of one dtype and size")
+    if type_num == cnp.NPY_DOUBLE:
+        total = plain_total(logits, targets, grad_out, denominator, n_threads, &status,
+                            <double*>NULL)
+    else:
+        total = plain_total(logits, targets, grad_out, denominator, n_threads, &status,
+                            <float*>NULL)
+    if status < 0:
+        raise MemoryError()
+    return total, status == 0
 
 
 # --- softmax cross-entropy ----------------------------------------------------

@@ -62,26 +62,30 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
     With ``return_grad=True`` returns (loss, gradient of that loss w.r.t. logits),
     computed in the same pass.
     """
-    # The kernel checks that the targets lie in [0, 1] in its own pass.
-    if weight is None and pos_weight is None and _checks.is_float_pair(logits, targets):
-        # The common case, kept short for small inputs: prepare_binary_loss
-        # would return both arrays unchanged.
-        _checks.check_reduction(reduction)
-        z, y, weight_flat, pos_weight_flat = logits, targets, None, None
+    # The kernels check that the targets lie in [0, 1] in their own pass.
+    if (weight is None and pos_weight is None and reduction in ("mean", "sum")
+            and _checks.is_float_pair(logits, targets)):
+        # The common case, kept short for small inputs: prepare_binary_loss would
+        # return both arrays unchanged, and this kernel takes them as they are.
+        z = logits if logits.flags.c_contiguous else np.ascontiguousarray(logits)
+        y = targets if targets.flags.c_contiguous else np.ascontiguousarray(targets)
+        loss_buffer = None
+        grad = np.empty(z.shape, z.dtype) if return_grad else None
+        total, targets_ok = _losses.binary_cross_entropy_with_logits_plain(
+            z, y, grad, float(z.size) if reduction == "mean" else 1.0, get_num_threads())
     else:
         inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
                                              reduction, check_targets=False)
         z, y = inputs.values, inputs.targets
         weight_flat = _layout.flat_or_none(inputs.weight)
-        pos_weight_flat = _layout.flat_or_none(inputs.pos_weight)
-    targets_flat = _layout.flat(y)
-    loss_buffer, grad = _binary_outputs(z, reduction, return_grad)
-    total, targets_ok = _losses.binary_cross_entropy_with_logits_kernel(
-        _layout.flat(z), targets_flat, weight_flat, pos_weight_flat,
-        _layout.flat_or_none(loss_buffer), _layout.flat_or_none(grad),
-        _binary_denominator(reduction, weight_flat, z.size), get_num_threads())
+        loss_buffer, grad = _binary_outputs(z, reduction, return_grad)
+        total, targets_ok = _losses.binary_cross_entropy_with_logits_kernel(
+            _layout.flat(z), _layout.flat(y), weight_flat,
+            _layout.flat_or_none(inputs.pos_weight), _layout.flat_or_none(loss_buffer),
+            _layout.flat_or_none(grad), _binary_denominator(reduction, weight_flat, z.size),
+            get_num_threads())
     if not targets_ok:
-        _checks.check_unit_interval(targets_flat, "targets", allow_nan=False)
+        _checks.check_unit_interval(y, "targets", allow_nan=False)
     loss = _as_loss(total, loss_buffer, z.dtype)
     return (loss, _layout.finish(grad, None)) if return_grad else loss
 

@@ -13,6 +13,8 @@ import numpy as np
 from xentfast import _validate
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INTP = np.dtype(np.intp)
+INTP_RANGE = np.iinfo(np.intp)
 REDUCTIONS = ("none", "sum", "mean")
 
 
@@ -158,11 +160,10 @@ def class_index_targets(targets, n_classes, ignore_index, batch_shape):
         raise ValueError(
             f"class-index targets must have the logits' shape without the class axis, "
             f"got targets.shape={targets.shape} for logits of batch shape {tuple(batch_shape)}")
-    info = np.iinfo(np.intp)
-    if (not np.can_cast(targets.dtype, np.intp) and targets.size
-            and (targets.min() < info.min or targets.max() > info.max)):
+    if (targets.dtype != INTP and not np.can_cast(targets.dtype, INTP) and targets.size
+            and (targets.min() < INTP_RANGE.min or targets.max() > INTP_RANGE.max)):
         raise ValueError("targets hold class indices too large for this platform")
-    index = targets.astype(np.intp, copy=False)
+    index = targets.astype(INTP, copy=False)
     flat_index = _flat(index)
     first = _validate.first_bad_class_index(
         flat_index, n_classes, -1 if ignore_index is None else ignore_index,
@@ -183,8 +184,7 @@ def check_ignore_index(ignore_index):
         value = operator.index(ignore_index)
     except TypeError:
         raise ValueError(f"ignore_index must be an integer or None, got {ignore_index!r}") from None
-    info = np.iinfo(np.intp)
-    if not info.min <= value <= info.max:
+    if not INTP_RANGE.min <= value <= INTP_RANGE.max:
         raise ValueError(f"ignore_index={ignore_index} does not fit in a platform integer")
     return value
 

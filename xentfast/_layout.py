@@ -4,7 +4,6 @@ import numpy as np
 
 EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
          np.dtype(np.float64): np.empty(0, np.float64)}
-EMPTY_INDEX = np.empty(0, np.intp)
 
 
 def flat(arr):

@@ -500,30 +500,47 @@ def softmax_cross_entropy_kernel(
         double denominator, int n_threads):
     """Softmax cross-entropy of the rows of logits (m, k), flattened.
 
-    Targets are index_targets (length m) or prob_targets (length m*k), the
-    other one empty.  Per-sample losses go to loss_out when it has length m,
-    else the sum / denominator is returned; grad_out (length m*k) gets the
-    gradient when given.
+    Targets are index_targets (length m, every index in [0, k) or ignore_index)
+    or prob_targets (length m*k), the other one None.  weight (m), class_weight
+    (k), loss_out (m) and grad_out (m*k) may be None: absent.  Per-sample losses
+    go to loss_out when given, else the sum / denominator is returned; grad_out
+    gets the gradient when given.
     """
-    cdef Py_ssize_t b, m = logits.shape[0] // k
-    cdef double[::1] block_sums = np.empty(n_blocks(m))
-    cdef bint per_element = loss_out.shape[0] > 0, want_grad = grad_out.shape[0] > 0
+    if k < 1 or logits.shape[0] % k != 0:
+        raise ValueError("the logits must hold whole rows of k >= 1 values")
+    cdef Py_ssize_t b, m = logits.shape[0] // k, count = n_blocks(m)
+    if ((index_targets is None) == (prob_targets is None)
+            or (index_targets is not None and index_targets.shape[0] != m)
+            or (prob_targets is not None and prob_targets.shape[0] != m * k)
+            or (weight is not None and weight.shape[0] != m)
+            or (class_weight is not None and class_weight.shape[0] != k)
+            or (loss_out is not None and loss_out.shape[0] != m)
+            or (grad_out is not None and grad_out.shape[0] != m * k)):
+        raise ValueError("the arrays' lengths do not match the logits' rows")
+    cdef double stack_sums[STACK_BLOCKS]
+    cdef double[::1] sums_array
+    cdef double* block_sums = stack_sums
+    if count > STACK_BLOCKS:
+        sums_array = np.empty(count)
+        block_sums = &sums_array[0]
+    cdef bint per_element = loss_out is not None
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
     cdef double total
     cdef const floating* z = &logits[0] if m > 0 else NULL
-    cdef const Py_ssize_t* index = &index_targets[0] if index_targets.shape[0] > 0 else NULL
-    cdef const floating* probs = &prob_targets[0] if prob_targets.shape[0] > 0 else NULL
-    cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
-    cdef const floating* cw = &class_weight[0] if class_weight.shape[0] > 0 else NULL
-    cdef floating* losses = &loss_out[0] if per_element else NULL
-    cdef floating* grads = &grad_out[0] if want_grad else NULL
+    cdef const Py_ssize_t* index = (&index_targets[0] if index_targets is not None and m > 0
+                                    else NULL)
+    cdef const floating* probs = (&prob_targets[0] if prob_targets is not None and m > 0
+                                  else NULL)
+    cdef const floating* w = &weight[0] if weight is not None and m > 0 else NULL
+    cdef const floating* cw = &class_weight[0] if class_weight is not None else NULL
+    cdef floating* losses = &loss_out[0] if per_element and m > 0 else NULL
+    cdef floating* grads = &grad_out[0] if grad_out is not None and m > 0 else NULL
     with nogil:
-        for b in prange(n_blocks(m), schedule="static",
-                        num_threads=threads_for(m * k, n_threads),
+        for b in prange(count, schedule="static", num_threads=threads_for(m * k, n_threads),
                         use_threads_if=threads_for(m * k, n_threads) > 1):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale)
-        total = NAN if per_element else sum_of_blocks(&block_sums[0], block_sums.shape[0]) / denominator
+        total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
     return total

@@ -106,27 +106,29 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
                                           label_smoothing, ignore_index, reduction)
     z = inputs.logits
     dtype, k = z.dtype, z.shape[-1]
-    index_targets = _layout.flat(inputs.targets) if inputs.index_targets else _layout.EMPTY_INDEX
-    prob_targets = _layout.EMPTY[dtype] if inputs.index_targets else _layout.flat(inputs.targets)
-    weight_flat = _layout.flat_or_empty(inputs.weight, dtype)
-    class_weight_flat = _layout.flat_or_empty(inputs.class_weight, dtype)
+    targets_flat = _layout.flat(inputs.targets)
+    weight_flat = _layout.flat_or_none(inputs.weight)
+    class_weight_flat = _layout.flat_or_none(inputs.class_weight)
     has_ignore_index = inputs.ignore_index is not None
     ignore = inputs.ignore_index if has_ignore_index else -1
     n_samples = z.size // k
     if reduction != "mean":
         denominator = 1.0
-    elif inputs.index_targets:
+    elif (inputs.index_targets
+          and (weight_flat is not None or class_weight_flat is not None or has_ignore_index)):
         denominator = _losses.index_target_weight_total(
-            index_targets, weight_flat, class_weight_flat, ignore, has_ignore_index)
+            targets_flat, _layout.flat_or_empty(weight_flat, dtype),
+            _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index)
+    elif weight_flat is not None:
+        denominator = _losses.weight_total(weight_flat)
     else:
-        denominator = (_losses.weight_total(weight_flat) if weight_flat.size
-                       else float(n_samples))
+        denominator = float(n_samples)   # no weights: every sample counts 1
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
     total = _losses.softmax_cross_entropy_kernel(
-        _layout.flat(z), k, index_targets, prob_targets, weight_flat, class_weight_flat,
-        inputs.label_smoothing, ignore, has_ignore_index,
-        _layout.flat_or_empty(loss_buffer, dtype), _layout.flat_or_empty(grad, dtype),
-        denominator, get_num_threads())
+        _layout.flat(z), k, targets_flat if inputs.index_targets else None,
+        None if inputs.index_targets else targets_flat, weight_flat, class_weight_flat,
+        inputs.label_smoothing, ignore, has_ignore_index, _layout.flat_or_none(loss_buffer),
+        _layout.flat_or_none(grad), denominator, get_num_threads())
     loss = _as_loss(total, loss_buffer, dtype)
     return (loss, grad) if return_grad else loss

@@ -394,3 +394,28 @@ def test_plain_bce_kernel_refuses_arrays_it_cannot_read():
     for logits, targets, grad in bad_calls:
         with pytest.raises(ValueError, match="must be C-contiguous float32 or float64"):
             kernel(logits, targets, grad, 8.0, 1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("bad", [-1, 10, 2**40, -7])
+@pytest.mark.parametrize("position", [0, 12_345, 29_999])
+def test_softmax_kernel_checks_every_class_index(threads, bad, position):
+    # The softmax kernel checks each class index before it uses it, on every
+    # thread; the error names the first bad one.  (-7 is the ignore_index below.)
+    rng = np.random.default_rng(6)
+    logits = rng.normal(size=(30_000, 10))
+    targets = rng.integers(0, 10, 30_000)
+    targets[position] = bad
+    before = xentfast.get_num_threads()
+    xentfast.set_num_threads(threads)
+    try:
+        for kwargs in ({}, {"return_grad": True}, {"reduction": "none"},
+                       {"ignore_index": -7}, {"label_smoothing": 0.1}):
+            if bad == -7 and "ignore_index" in kwargs:
+                xentfast.softmax_cross_entropy(logits, targets, **kwargs)  # ignored: fine
+                continue
+            with pytest.raises(ValueError, match=rf"targets must be class indices in \[0, 10\)"
+                                                 rf".*found {bad}"):
+                xentfast.softmax_cross_entropy(logits, targets, **kwargs)
+    finally:
+        xentfast.set_num_threads(before)

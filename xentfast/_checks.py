@@ -154,8 +154,9 @@ def check_out(out, shape, dtype):
     return out
 
 
-def class_index_targets(targets, n_classes, ignore_index, batch_shape):
-    """Integer class targets as an intp array of ``batch_shape``; raises on any bad index."""
+def class_index_targets(targets, n_classes, ignore_index, batch_shape, check_values=True):
+    """Integer class targets as an intp array of ``batch_shape``; raises on any bad index
+    (``check_values=False``: the caller's kernel checks the indices in its own pass)."""
     if targets.shape != tuple(batch_shape):
         raise ValueError(
             f"class-index targets must have the logits' shape without the class axis, "
@@ -164,6 +165,8 @@ def class_index_targets(targets, n_classes, ignore_index, batch_shape):
             and (targets.min() < INTP_RANGE.min or targets.max() > INTP_RANGE.max)):
         raise ValueError("targets hold class indices too large for this platform")
     index = targets.astype(INTP, copy=False)
+    if not check_values:
+        return index
     flat_index = _flat(index)
     first = _validate.first_bad_class_index(
         flat_index, n_classes, -1 if ignore_index is None else ignore_index,
@@ -295,7 +298,10 @@ class SoftmaxLossInputs:
 
 
 def prepare_softmax_loss(logits, targets, weight, class_weight, label_smoothing, ignore_index,
-                         reduction):
+                         reduction, check_indices=True):
+    """Checked inputs; ``check_indices=False`` leaves the range of class indices to
+    the kernel, which checks them before use, unless class_weight is given (the
+    denominator of "mean" reads class_weight at every index before the kernel runs)."""
     check_reduction(reduction)
     logits = as_real_array(logits, "logits")
     if logits.ndim == 0:
@@ -309,7 +315,8 @@ def prepare_softmax_loss(logits, targets, weight, class_weight, label_smoothing,
     ignore_index = check_ignore_index(ignore_index)
     targets = np.asarray(targets)
     if targets.dtype.kind in "iu":
-        targets = class_index_targets(targets, n_classes, ignore_index, batch_shape)
+        targets = class_index_targets(targets, n_classes, ignore_index, batch_shape,
+                                      check_indices or class_weight is not None)
         index_targets = True
     elif targets.dtype.kind == "f":
         if ignore_index is not None:

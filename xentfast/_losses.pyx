@@ -425,12 +425,18 @@ cdef inline double softmax_sample_loss(
         double hot, double smooth, Py_ssize_t ignore_index, bint has_ignore_index,
         bint one_hot, floating* grad_out, double grad_scale, double* a, RowKind kind,
         double row_max, Py_ssize_t argmax, double rest, double log1p_rest,
-        const double* exps) noexcept nogil:
-    # The loss of sample r (z points at its row), and its gradient row when grad_out is given.
+        const double* exps, int* bad_index) noexcept nogil:
+    # The loss of sample r (z points at its row), and its gradient row when grad_out
+    # is given.  An index outside [0, k) that is not ignore_index sets bad_index[0]
+    # (the caller raises) and is never used.
     cdef Py_ssize_t j, target = index_targets[r] if index_targets != NULL else -1
     cdef double w = weight[r] if weight != NULL else 1.0
     cdef floating* grad = grad_out + r * k if grad_out != NULL else NULL
-    if index_targets != NULL and has_ignore_index and target == ignore_index:
+    cdef bint ignored = index_targets != NULL and has_ignore_index and target == ignore_index
+    if index_targets != NULL and not ignored and (target < 0 or target >= k):
+        bad_index[0] = 1
+        ignored = True
+    if ignored:
         if grad != NULL:
             for j in range(k):
                 grad[j] = 0
@@ -449,8 +455,9 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                           const floating* weight, const floating* class_weight, double hot,
                           double smooth, Py_ssize_t ignore_index, bint has_ignore_index,
                           floating* loss_out, floating* grad_out,
-                          double grad_scale) noexcept nogil:
+                          double grad_scale, int* bad_index) noexcept nogil:
     # Rows [first, stop); returns the sum of their losses when loss_out is NULL.
+    # bad_index: see softmax_sample_loss (set to 0 or 1 here).
     # Short rows are normalised a chunk at a time (normalize_rows), long rows one by one.
     cdef RowChunk chunk
     cdef RowNormalizer row
@@ -460,6 +467,7 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
     # Index targets without class weights or smoothing: the coefficients are one-hot.
     cdef bint one_hot = (index_targets != NULL and class_weight == NULL and smooth == 0.0
                          and hot == 1.0)
+    bad_index[0] = 0
     if k <= ROW_CHUNK:
         start = first
         while start < stop:
@@ -471,7 +479,7 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                     z + r * k, k, r, index_targets, prob_targets, weight, class_weight, hot,
                     smooth, ignore_index, has_ignore_index, one_hot, grad_out, grad_scale, a,
                     chunk.kind[i], chunk.max[i], chunk.argmax[i], chunk.rest[i],
-                    chunk.log1p_rest[i], chunk.exps + i * k)
+                    chunk.log1p_rest[i], chunk.exps + i * k, bad_index)
                 if loss_out != NULL:
                     loss_out[r] = <floating>loss
                 else:
@@ -483,7 +491,7 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
             loss = softmax_sample_loss(
                 z + r * k, k, r, index_targets, prob_targets, weight, class_weight, hot,
                 smooth, ignore_index, has_ignore_index, one_hot, grad_out, grad_scale, a,
-                row.kind, row.max, row.argmax, row.rest, row.log1p_rest, NULL)
+                row.kind, row.max, row.argmax, row.rest, row.log1p_rest, NULL, bad_index)
             if loss_out != NULL:
                 loss_out[r] = <floating>loss
             else:
@@ -505,6 +513,10 @@ def softmax_cross_entropy_kernel(
     (k), loss_out (m) and grad_out (m*k) may be None: absent.  Per-sample losses
     go to loss_out when given, else the sum / denominator is returned; grad_out
     gets the gradient when given.
+
+    Returns (total, indices_ok): indices_ok is False if an index target lies
+    outside [0, k) and is not ignore_index (such a sample is skipped; the caller
+    raises).
     """
     if k < 1 or logits.shape[0] % k != 0:
         raise ValueError("the logits must hold whole rows of k >= 1 values")
@@ -518,11 +530,17 @@ def softmax_cross_entropy_kernel(
             or (grad_out is not None and grad_out.shape[0] != m * k)):
         raise ValueError("the arrays' lengths do not match the logits' rows")
     cdef double stack_sums[STACK_BLOCKS]
+    cdef int stack_bad[STACK_BLOCKS]
     cdef double[::1] sums_array
+    cdef int[::1] bad_array
     cdef double* block_sums = stack_sums
+    cdef int* block_bad = stack_bad
     if count > STACK_BLOCKS:
         sums_array = np.empty(count)
+        bad_array = np.empty(count, dtype=np.intc)
         block_sums = &sums_array[0]
+        block_bad = &bad_array[0]
+    cdef int bad = 0
     cdef bint per_element = loss_out is not None
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
@@ -541,6 +559,9 @@ def softmax_cross_entropy_kernel(
                         use_threads_if=threads_for(m * k, n_threads) > 1):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
-                                          has_ignore_index, losses, grads, grad_scale)
+                                          has_ignore_index, losses, grads, grad_scale,
+                                          &block_bad[b])
+        for b in range(count):
+            bad |= block_bad[b]
         total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
-    return total
+    return total, not bad

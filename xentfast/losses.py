@@ -102,8 +102,10 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     by Σ weight·class_weight[target] over samples not ignored (index targets)
     or by Σ weight (probability targets).
     """
+    # The kernel checks the class indices in its own pass (see prepare_softmax_loss).
     inputs = _checks.prepare_softmax_loss(logits, targets, weight, class_weight,
-                                          label_smoothing, ignore_index, reduction)
+                                          label_smoothing, ignore_index, reduction,
+                                          check_indices=False)
     z = inputs.logits
     dtype, k = z.dtype, z.shape[-1]
     targets_flat = _layout.flat(inputs.targets)
@@ -125,10 +127,12 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
         denominator = float(n_samples)   # no weights: every sample counts 1
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
-    total = _losses.softmax_cross_entropy_kernel(
+    total, indices_ok = _losses.softmax_cross_entropy_kernel(
         _layout.flat(z), k, targets_flat if inputs.index_targets else None,
         None if inputs.index_targets else targets_flat, weight_flat, class_weight_flat,
         inputs.label_smoothing, ignore, has_ignore_index, _layout.flat_or_none(loss_buffer),
         _layout.flat_or_none(grad), denominator, get_num_threads())
+    if not indices_ok:
+        _checks.class_index_targets(inputs.targets, k, inputs.ignore_index, z.shape[:-1])
     loss = _as_loss(total, loss_buffer, dtype)
     return (loss, grad) if return_grad else loss

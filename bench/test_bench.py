@@ -72,5 +72,9 @@ def test_peers(benchmark, peers, one_thread, label, build, n, dtype, column):
     if entry.to_numpy is not None:
         fast = entries["xentfast"]
         tolerance = 1e-5 if np.dtype(dtype) == np.float32 else 1e-12
+        if label == "softplus" and column == "torch":
+            # PyTorch returns x itself above its threshold of 20, dropping log1p(e^-x)
+            # (up to 2.1e-9): a documented approximation, not an error to flag here.
+            tolerance = max(tolerance, 1e-8)
         assert _bench.normwise_difference(entry.to_numpy(result),
                                           fast.to_numpy(fast.call())) < tolerance

@@ -7,7 +7,7 @@ from cython cimport floating
 from libc.math cimport INFINITY, NAN
 
 from xentfast._scalar cimport sigmoid, log_sigmoid, softplus
-from xentfast._parallel cimport threads_for
+from xentfast._parallel cimport worth_threads
 from xentfast._vmath cimport exp_nonpositive
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
@@ -17,24 +17,24 @@ from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_P
 def sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
-                        use_threads_if=threads_for(n, n_threads) > 1):
+        for i in prange(n, schedule="static", num_threads=n_threads,
+                        use_threads_if=worth_threads(n, n_threads)):
             out[i] = <floating>sigmoid(x[i])
 
 
 def log_sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
-                        use_threads_if=threads_for(n, n_threads) > 1):
+        for i in prange(n, schedule="static", num_threads=n_threads,
+                        use_threads_if=worth_threads(n, n_threads)):
             out[i] = <floating>log_sigmoid(x[i])
 
 
 def softplus_map(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
-                        use_threads_if=threads_for(n, n_threads) > 1):
+        for i in prange(n, schedule="static", num_threads=n_threads,
+                        use_threads_if=worth_threads(n, n_threads)):
             out[i] = <floating>softplus(x[i])
 
 
@@ -107,13 +107,13 @@ def logsumexp_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, int n
     with nogil:
         if k <= ROW_CHUNK:
             for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
-                            num_threads=threads_for(m * k, n_threads),
-                            use_threads_if=threads_for(m * k, n_threads) > 1):
+                            num_threads=n_threads,
+                            use_threads_if=worth_threads(m * k, n_threads)):
                 logsumexp_chunk(base + c * per_chunk * k, k,
                                 min(per_chunk, m - c * per_chunk), out_base + c * per_chunk)
         else:
-            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads),
-                            use_threads_if=threads_for(m * k, n_threads) > 1):
+            for r in prange(m, schedule="static", num_threads=n_threads,
+                            use_threads_if=worth_threads(m * k, n_threads)):
                 row = normalize_row(base + r * k, k)
                 out[r] = <floating>logsumexp_of(row.kind, row.max, row.log1p_rest)
 
@@ -127,13 +127,13 @@ def softmax_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, bint ta
     with nogil:
         if k <= ROW_CHUNK:
             for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
-                            num_threads=threads_for(m * k, n_threads),
-                            use_threads_if=threads_for(m * k, n_threads) > 1):
+                            num_threads=n_threads,
+                            use_threads_if=worth_threads(m * k, n_threads)):
                 softmax_chunk(base + c * per_chunk * k, out_base + c * per_chunk * k, k,
                               min(per_chunk, m - c * per_chunk), take_log)
         else:
-            for r in prange(m, schedule="static", num_threads=threads_for(m * k, n_threads),
-                            use_threads_if=threads_for(m * k, n_threads) > 1):
+            for r in prange(m, schedule="static", num_threads=n_threads,
+                            use_threads_if=worth_threads(m * k, n_threads)):
                 row = normalize_row(base + r * k, k)
                 row_softmax(base + r * k, out_base + r * k, k, row.kind, row.max, row.argmax,
                             row.rest, row.log1p_rest, NULL, take_log)

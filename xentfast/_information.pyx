@@ -8,7 +8,7 @@ from libc.math cimport log, log1p
 
 from xentfast._scalar cimport (xlogy, xlog1my, log_ratio, sum16, compensated_add,
                                compensated_result)
-from xentfast._parallel cimport threads_for, BLOCK
+from xentfast._parallel cimport worth_threads, BLOCK
 
 cdef enum Measure:
     ENTROPY          # -sum p log p
@@ -101,8 +101,8 @@ cdef bint measure_rows(Measure measure, const floating[::1] p, const floating[::
             out[g] = 0.0  # the empty sum
         return True
     for g in prange((m + group - 1) // group, schedule="static",
-                    num_threads=threads_for(m * k, n_threads),
-                    use_threads_if=threads_for(m * k, n_threads) > 1):
+                    num_threads=n_threads,
+                    use_threads_if=worth_threads(m * k, n_threads)):
         bad |= measure_row_group(measure, p_base, q_base, k, g * group,
                                  min(g * group + group, m), out_base, log_base)
     return not bad
@@ -144,6 +144,6 @@ def binary_entropy_map(const floating[::1] p, floating[::1] out, double log_base
                        int n_threads):
     cdef Py_ssize_t i, n = p.shape[0]
     with nogil:
-        for i in prange(n, schedule="static", num_threads=threads_for(n, n_threads),
-                        use_threads_if=threads_for(n, n_threads) > 1):
+        for i in prange(n, schedule="static", num_threads=n_threads,
+                        use_threads_if=worth_threads(n, n_threads)):
             out[i] = <floating>(binary_entropy_nats(p[i]) / log_base)

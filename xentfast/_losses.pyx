@@ -16,7 +16,7 @@ from libc.math cimport fabs, INFINITY, NAN
 
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
                                compensated_result)
-from xentfast._parallel cimport threads_for, BLOCK
+from xentfast._parallel cimport worth_threads, BLOCK
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
@@ -97,8 +97,8 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
     cdef bint has_weight = weight.shape[0] > 0, per_element = loss_out.shape[0] > 0
     cdef double acc, loss, total
     with nogil:
-        for b in prange(n_blocks(n), schedule="static", num_threads=threads_for(n, n_threads),
-                        use_threads_if=threads_for(n, n_threads) > 1):
+        for b in prange(n_blocks(n), schedule="static", num_threads=n_threads,
+                        use_threads_if=worth_threads(n, n_threads)):
             acc = 0.0
             for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
                 loss = bce_probs_term(probs[i], targets[i])
@@ -226,8 +226,8 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
             free(block_bad)
             status[0] = -1
             return NAN
-    for b in prange(count, schedule="static", num_threads=threads_for(n, n_threads),
-                    use_threads_if=threads_for(n, n_threads) > 1):
+    for b in prange(count, schedule="static", num_threads=n_threads,
+                    use_threads_if=worth_threads(n, n_threads)):
         start = b * BLOCK
         block_sums[b] = bce_logits_block(
             z + start, y + start, w + start if w != NULL else NULL,
@@ -555,8 +555,8 @@ def softmax_cross_entropy_kernel(
     cdef floating* losses = &loss_out[0] if per_element and m > 0 else NULL
     cdef floating* grads = &grad_out[0] if grad_out is not None and m > 0 else NULL
     with nogil:
-        for b in prange(count, schedule="static", num_threads=threads_for(m * k, n_threads),
-                        use_threads_if=threads_for(m * k, n_threads) > 1):
+        for b in prange(count, schedule="static", num_threads=n_threads,
+                        use_threads_if=worth_threads(m * k, n_threads)):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale,

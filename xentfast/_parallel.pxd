@@ -9,7 +9,8 @@ cdef enum:
     BLOCK = 1024
 
 
-cdef inline int threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
-    if work < PARALLEL_MIN_WORK or n_threads < 1:
-        return 1
-    return n_threads
+cdef inline bint worth_threads(Py_ssize_t work, int n_threads) noexcept nogil:
+    # For prange(..., num_threads=n_threads, use_threads_if=worth_threads(work, n_threads)):
+    # when False, the loop runs serially without entering a parallel region at all.
+    return work >= PARALLEL_MIN_WORK and n_threads > 1
+

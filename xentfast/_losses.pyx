@@ -43,6 +43,45 @@ cdef inline double sum_of_blocks(const double* block_sums, Py_ssize_t count) noe
     return compensated_result(total, compensation)
 
 
+cdef struct BlockResults:
+    # Each block's partial sum and bad-input flag: on the stack up to
+    # STACK_BLOCKS blocks, else allocated (block_results_open / _close).
+    Py_ssize_t count
+    double* sums
+    int* bad
+    double stack_sums[STACK_BLOCKS]
+    int stack_bad[STACK_BLOCKS]
+
+
+cdef inline bint block_results_open(BlockResults* blocks, Py_ssize_t count) noexcept nogil:
+    # False if out of memory.  Do not copy the struct: it may point into itself.
+    blocks.count = count
+    blocks.sums = blocks.stack_sums
+    blocks.bad = blocks.stack_bad
+    if count > STACK_BLOCKS:
+        blocks.sums = <double*>malloc(count * sizeof(double))
+        blocks.bad = <int*>malloc(count * sizeof(int))
+        if blocks.sums == NULL or blocks.bad == NULL:
+            free(blocks.sums)
+            free(blocks.bad)
+            return False
+    return True
+
+
+cdef inline double block_results_close(BlockResults* blocks, int* any_bad) noexcept nogil:
+    # The compensated sum of the block sums; any_bad[0] = 1 if a block set its flag.
+    cdef Py_ssize_t b
+    cdef int bad = 0
+    cdef double total = sum_of_blocks(blocks.sums, blocks.count)
+    for b in range(blocks.count):
+        bad |= blocks.bad[b]
+    any_bad[0] = bad
+    if blocks.count > STACK_BLOCKS:
+        free(blocks.sums)
+        free(blocks.bad)
+    return total
+
+
 def weight_total(const floating[::1] weight):
     """Sum of the weights, for the denominator of reduction="mean"."""
     cdef Py_ssize_t b, i, n = weight.shape[0]
@@ -211,22 +250,17 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
     # The blocks of bce_logits_block over n elements, on n_threads; returns the
     # sum of the losses / denominator (nan when per_element).  status: 0, or 1 if a
     # target lies outside [0, 1] or is nan, or -1 if out of memory.
-    cdef Py_ssize_t b, start, count = n_blocks(n)
-    cdef double stack_sums[STACK_BLOCKS]
-    cdef int stack_bad[STACK_BLOCKS]
-    cdef double* block_sums = stack_sums
-    cdef int* block_bad = stack_bad
+    cdef Py_ssize_t b, start
+    cdef BlockResults blocks
+    cdef double* block_sums
+    cdef int* block_bad
     cdef double total, grad_scale = 1.0 if per_element else 1.0 / denominator
-    cdef int bad = 0
-    if count > STACK_BLOCKS:
-        block_sums = <double*>malloc(count * sizeof(double))
-        block_bad = <int*>malloc(count * sizeof(int))
-        if block_sums == NULL or block_bad == NULL:
-            free(block_sums)
-            free(block_bad)
-            status[0] = -1
-            return NAN
-    for b in prange(count, schedule="static", num_threads=n_threads,
+    if not block_results_open(&blocks, n_blocks(n)):
+        status[0] = -1
+        return NAN
+    block_sums = blocks.sums
+    block_bad = blocks.bad
+    for b in prange(blocks.count, schedule="static", num_threads=n_threads,
                     use_threads_if=worth_threads(n, n_threads)):
         start = b * BLOCK
         block_sums[b] = bce_logits_block(
@@ -235,14 +269,8 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
             losses + start if losses != NULL else NULL,
             grads + start if grads != NULL else NULL,
             min(BLOCK, n - start), grad_scale, &block_bad[b])
-    for b in range(count):
-        bad |= block_bad[b]
-    total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
-    if count > STACK_BLOCKS:
-        free(block_sums)
-        free(block_bad)
-    status[0] = bad
-    return total
+    total = block_results_close(&blocks, status)
+    return NAN if per_element else total / denominator
 
 
 def binary_cross_entropy_with_logits_kernel(
@@ -520,7 +548,7 @@ def softmax_cross_entropy_kernel(
     """
     if k < 1 or logits.shape[0] % k != 0:
         raise ValueError("the logits must hold whole rows of k >= 1 values")
-    cdef Py_ssize_t b, m = logits.shape[0] // k, count = n_blocks(m)
+    cdef Py_ssize_t b, m = logits.shape[0] // k
     if ((index_targets is None) == (prob_targets is None)
             or (index_targets is not None and index_targets.shape[0] != m)
             or (prob_targets is not None and prob_targets.shape[0] != m * k)
@@ -529,18 +557,12 @@ def softmax_cross_entropy_kernel(
             or (loss_out is not None and loss_out.shape[0] != m)
             or (grad_out is not None and grad_out.shape[0] != m * k)):
         raise ValueError("the arrays' lengths do not match the logits' rows")
-    cdef double stack_sums[STACK_BLOCKS]
-    cdef int stack_bad[STACK_BLOCKS]
-    cdef double[::1] sums_array
-    cdef int[::1] bad_array
-    cdef double* block_sums = stack_sums
-    cdef int* block_bad = stack_bad
-    if count > STACK_BLOCKS:
-        sums_array = np.empty(count)
-        bad_array = np.empty(count, dtype=np.intc)
-        block_sums = &sums_array[0]
-        block_bad = &bad_array[0]
-    cdef int bad = 0
+    cdef BlockResults blocks
+    if not block_results_open(&blocks, n_blocks(m)):
+        raise MemoryError()
+    cdef double* block_sums = blocks.sums
+    cdef int* block_bad = blocks.bad
+    cdef int bad
     cdef bint per_element = loss_out is not None
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
@@ -555,13 +577,11 @@ def softmax_cross_entropy_kernel(
     cdef floating* losses = &loss_out[0] if per_element and m > 0 else NULL
     cdef floating* grads = &grad_out[0] if grad_out is not None and m > 0 else NULL
     with nogil:
-        for b in prange(count, schedule="static", num_threads=n_threads,
+        for b in prange(blocks.count, schedule="static", num_threads=n_threads,
                         use_threads_if=worth_threads(m * k, n_threads)):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale,
                                           &block_bad[b])
-        for b in range(count):
-            bad |= block_bad[b]
-        total = NAN if per_element else sum_of_blocks(block_sums, count) / denominator
-    return total, not bad
+        total = block_results_close(&blocks, &bad)
+    return (NAN if per_element else total / denominator), not bad

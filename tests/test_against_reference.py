@@ -18,7 +18,7 @@ from util import (assert_close, assert_same_type, assert_unchanged, axis_toleran
                   distribution_pair_cases, distribution_tolerance, elementwise_tolerance,
                   params, probabilities_like, probability_cases, read_only, real_cases,
                   rtol_for, snapshot, soft_targets_like, softmax_loss_tolerances, strided,
-                  targets_like, tiny, weights_like)
+                  targets_like, tiny, unaligned, weights_like)
 
 REDUCTIONS = ("none", "sum", "mean")
 
@@ -206,13 +206,15 @@ LAYOUTS = {
     "fortran": np.asfortranarray,
     "byteswapped": byte_swapped,
     "readonly": read_only,
+    "unaligned": unaligned,
 }
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_loss_side_inputs_in_any_layout(layout, dtype):
-    """Targets and weights, not just logits, may be strided, Fortran, byte-swapped, read-only."""
+    """Targets and weights, not just logits, may be strided, Fortran, byte-swapped,
+    read-only or unaligned."""
     arrange = LAYOUTS[layout]
     rng = np.random.default_rng(11)
     logits = arrange(rng.normal(0, 4, (6, 5)).astype(dtype))
@@ -225,6 +227,13 @@ def test_loss_side_inputs_in_any_layout(layout, dtype):
     check_against_reference(
         binary, (logits, targets), kwargs,
         lambda e: binary_loss_tolerances("logits", logits, targets, weight, pos_weight, "none"))
+    # unweighted and reduced, with targets of the logits' dtype: the short path
+    same_dtype_targets = arrange(targets_like((6, 5), 12, dtype))
+    for reduction in ("mean", "sum"):
+        check_against_reference(
+            binary, (logits, same_dtype_targets), {"reduction": reduction, "return_grad": True},
+            lambda e: binary_loss_tolerances("logits", logits, same_dtype_targets,
+                                             reduction=reduction))
 
     softmax_loss, = get_functions("softmax_loss")
     for index_dtype in (np.int8, np.uint8, np.int32, np.int64, np.uint64):
@@ -240,6 +249,17 @@ def test_loss_side_inputs_in_any_layout(layout, dtype):
     check_against_reference(
         softmax_loss, (logits, probs), {"reduction": "sum", "return_grad": True},
         lambda e: softmax_loss_tolerances(logits, probs, reduction="sum"))
+
+
+def test_unaligned_logits_on_the_short_path():
+    # The issue's case: the unweighted "mean" path refused an unaligned array
+    logits = np.frombuffer(bytearray(41), np.float64, 5, offset=1)
+    assert not logits.flags.aligned
+    for return_grad in (False, True):
+        result = xentfast.binary_cross_entropy_with_logits(logits, np.zeros(5),
+                                                           return_grad=return_grad)
+        loss = result[0] if return_grad else result
+        assert loss == np.log(2.0)
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +280,7 @@ def _out_arrays(shape, dtype):
     yield "contiguous", np.full(shape, 7.0, dtype)
     yield "fortran", np.full(shape, 7.0, dtype, order="F")
     yield "strided", np.full(shape + (2,), 7.0, dtype)[..., 0]
+    yield "unaligned", unaligned(np.full(shape, 7.0, dtype))
 
 
 OUT_CALLS = [pytest.param(f, axis, id=f"{f.name}-axis={axis}")

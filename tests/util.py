@@ -2,8 +2,8 @@
 
 ``real_cases()`` and ``probability_cases()`` list every kind of array the
 public functions must handle: both float dtypes, ints, bools, float16, 0-d,
-empty, 1- to 3-D, strided, Fortran-ordered, byte-swapped, read-only and
-memory-mapped arrays, infinities, nan, and huge, tiny and subnormal
+empty, 1- to 3-D, strided, Fortran-ordered, byte-swapped, read-only, unaligned
+and memory-mapped arrays, infinities, nan, and huge, tiny and subnormal
 magnitudes.  Every case has a readable id, so a failure names its input; all
 values come from fixed seeds.  ``params()`` turns cases into pytest params.
 """
@@ -55,6 +55,17 @@ def strided(arr):
     return bigger[::2]
 
 
+def unaligned(arr):
+    """The same values in a C-contiguous array at an odd byte offset of its buffer
+    (as ``np.frombuffer(buffer, dtype, offset=1)`` gives): not aligned for its dtype."""
+    arr = np.asarray(arr)
+    buffer = np.zeros(arr.nbytes + 1, np.uint8)
+    view = buffer[1:].view(arr.dtype).reshape(arr.shape)
+    view[...] = arr
+    assert arr.dtype.alignment == 1 or arr.size == 0 or not view.flags.aligned
+    return view
+
+
 def memmap(arr, name):
     """The same values in a read-only memory-mapped file."""
     arr = np.asarray(arr)
@@ -74,6 +85,7 @@ def _layout_variants(tag, arr):
     yield f"{tag}-transposed", arr.T
     yield f"{tag}-byteswapped", byte_swapped(arr)
     yield f"{tag}-readonly", read_only(arr)
+    yield f"{tag}-unaligned", unaligned(arr)
     yield f"{tag}-memmap", memmap(arr, f"{tag}-memmap")
 
 
@@ -138,6 +150,7 @@ def real_cases():
             (f"{tag}-empty-0x3", np.zeros((0, 3), dtype)),
             (f"{tag}-empty-3x0", np.zeros((3, 0), dtype)),
             (f"{tag}-strided-1d", rng.normal(0, 3, 26).astype(dtype)[::2]),
+            (f"{tag}-unaligned-1d", unaligned(rng.normal(0, 3, 5).astype(dtype))),
             (f"{tag}-extremes", _extreme_values(dtype)),
             (f"{tag}-special-rows", _special_rows(dtype)),
             (f"{tag}-with-nan-inf", _sprinkle(rng.normal(0, 3, (3, 7)).astype(dtype), rng)),
@@ -470,7 +483,7 @@ def binary_loss_tolerances(values_name, values, targets, weight=None, pos_weight
     dtype = inputs.values.dtype
     rtol = rtol_for(dtype, reduction == "none")
     z, y = np.asarray(inputs.values, np.float64), np.asarray(inputs.targets, np.float64)
-    w = 1.0 if inputs.weight is None else np.asarray(inputs.weight, np.float64)
+    w, denominator = reference._binary_weights(inputs)  # for "mean": scaled weights
     pw = 1.0 if inputs.pos_weight is None else np.asarray(inputs.pos_weight, np.float64)
     with np.errstate(all="ignore"):
         sigmoid = 1.0 / (1.0 + np.exp(-z))  # magnitude only
@@ -478,7 +491,7 @@ def binary_loss_tolerances(values_name, values, targets, weight=None, pos_weight
         # the two gradient terms have opposite signs and may cancel
         magnitude = w * ((1.0 - y) * sigmoid + pw * y * sigmoid_neg)
         if reduction == "mean":
-            magnitude = magnitude / reference._binary_denominator(inputs)
+            magnitude = magnitude / denominator
     grad_atol = ATOL_FACTOR * eps(dtype) * magnitude + tiny(dtype)
     return [(rtol, tiny(dtype)), (rtol, grad_atol)]
 

@@ -104,7 +104,7 @@ def normalize_axis(axis, ndim):
 
 
 def _flat(arr):
-    return np.ascontiguousarray(arr).reshape(-1)
+    return _validate.c_contiguous_aligned(arr).reshape(-1)
 
 
 def check_unit_interval(arr, name, allow_nan):

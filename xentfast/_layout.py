@@ -2,13 +2,21 @@
 rows along an axis, output allocation and ``out=`` handling.  No math."""
 import numpy as np
 
+from xentfast import _validate
+
 EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
          np.dtype(np.float64): np.empty(0, np.float64)}
 
 
+# ``arr`` itself if C-contiguous and aligned, else a copy that is: the layout
+# every kernel reads (an unaligned array, e.g. a view at an odd byte offset of a
+# buffer, is copied).
+contiguous = _validate.c_contiguous_aligned
+
+
 def flat(arr):
-    """A C-contiguous 1-D view of ``arr`` (a copy only when its layout needs one)."""
-    return np.ascontiguousarray(arr).reshape(-1)
+    """A C-contiguous, aligned 1-D view of ``arr`` (a copy only when its layout needs one)."""
+    return contiguous(arr).reshape(-1)
 
 
 def flat_or_empty(arr, dtype):
@@ -20,9 +28,9 @@ def flat_or_none(arr):
 
 
 def output_buffer(out, shape, dtype, *inputs):
-    """Where a kernel should write: ``out`` itself when it is C-contiguous and
-    does not overlap an input, else a new array."""
-    if (out is not None and out.flags.c_contiguous
+    """Where a kernel should write: ``out`` itself when it is C-contiguous, aligned
+    and does not overlap an input, else a new array."""
+    if (out is not None and _validate.is_c_contiguous_aligned(out)
             and not any(np.may_share_memory(out, a) for a in inputs)):
         return out
     return np.empty(shape, dtype)

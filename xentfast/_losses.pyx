@@ -7,12 +7,12 @@
 # does not depend on the thread count.  For reduction="mean" the caller passes
 # the denominator: the loss is divided by it and gradients are scaled by its
 # reciprocal.
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport fabs, INFINITY, NAN
+from libc.math cimport fabs, frexp, ldexp, INFINITY, NAN
 
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
                                compensated_result)
@@ -33,6 +33,9 @@ cdef enum:
     # Up to this many blocks, the block results live on the stack: for small
     # inputs an array allocation costs more than the work.
     STACK_BLOCKS = 16
+    # Up to this many classes, softmax_block keeps a row's target coefficients on
+    # the stack; longer rows get a buffer allocated by the caller.
+    STACK_CLASSES = 256
 
 
 cdef inline double sum_of_blocks(const double* block_sums, Py_ssize_t count) noexcept nogil:
@@ -82,42 +85,131 @@ cdef inline double block_results_close(BlockResults* blocks, int* any_bad) noexc
     return total
 
 
+# --- the divisor of reduction="mean" ------------------------------------------
+#
+# "mean" divides by the total weight W.  A subnormal W has lost digits and 1 / W
+# overflows; a W that overflows gives inf / inf.  So the weights are scaled by a
+# power of two s that brings W into [0.5, 1): the kernels multiply every weight
+# by s (exact unless w s is subnormal, where it is negligible against W s) and
+# divide by W s.  A W that overflows is summed again with the weights scaled by
+# the largest one's power of two.
+
+cdef inline double scale_for_total(double total) noexcept nogil:
+    # s = 2^-e with total = f 2^e, f in [0.5, 1); at most 2^1023 (the largest power
+    # of two), which still brings a subnormal total above 2^-52.  1 for a total of 0.
+    cdef int e
+    if total == 0.0:
+        return 1.0
+    frexp(total, &e)
+    return ldexp(1.0, -e if -e < 1023 else 1023)
+
+
+cdef inline double scale_for_largest(double largest) noexcept nogil:
+    # s = 2^-e with largest = f 2^e: every weight times s is below 1 (s at most
+    # 2^1023, as in scale_for_total).
+    cdef int e
+    frexp(largest, &e)
+    return ldexp(1.0, -e if -e < 1023 else 1023)
+
+
+cdef double scaled_weight_sum(const floating* weight, Py_ssize_t n, double scale,
+                              double* block_sums) noexcept nogil:
+    # Σ weight[i] * scale, in blocks added with compensation (block_sums: n_blocks(n)).
+    cdef Py_ssize_t b, i
+    cdef double acc
+    for b in range(n_blocks(n)):
+        acc = 0.0
+        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+            acc += weight[i] * scale
+        block_sums[b] = acc
+    return sum_of_blocks(block_sums, n_blocks(n))
+
+
 def weight_total(const floating[::1] weight):
-    """Sum of the weights, for the denominator of reduction="mean"."""
-    cdef Py_ssize_t b, i, n = weight.shape[0]
+    """(W s, s): the weights' sum W scaled by the power of two s for reduction="mean"
+    (see above); the kernels are then passed denominator W s and weight_scale s."""
+    cdef Py_ssize_t i, n = weight.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
-    cdef double acc, total
+    cdef const floating* w = &weight[0] if n > 0 else NULL
+    cdef double total, scale, largest = 0.0
     with nogil:
-        for b in range(n_blocks(n)):
-            acc = 0.0
-            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-                acc += weight[i]
-            block_sums[b] = acc
-        total = sum_of_blocks(&block_sums[0], block_sums.shape[0])
-    return total
+        total = scaled_weight_sum(w, n, 1.0, &block_sums[0] if n > 0 else NULL)
+        if total == INFINITY:
+            for i in range(n):
+                largest = weight[i] if weight[i] > largest else largest
+            scale = scale_for_largest(largest)
+            total = scaled_weight_sum(w, n, scale, &block_sums[0])
+        else:
+            scale = scale_for_total(total)
+            total = total * scale
+    return total, scale
+
+
+cdef double scaled_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
+                                    const floating* weight, const floating* class_weight,
+                                    Py_ssize_t ignore_index, bint has_ignore_index,
+                                    double scale, double class_scale, double* block_sums,
+                                    double* largest) noexcept nogil:
+    # Σ over samples not ignored of (weight[s] scale) (class_weight[targets[s]]
+    # class_scale) (NULL weight or class_weight: 1s), and the largest term at largest[0].
+    cdef Py_ssize_t b, i
+    cdef double acc, w, top = 0.0
+    for b in range(n_blocks(n)):
+        acc = 0.0
+        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+            if has_ignore_index and targets[i] == ignore_index:
+                continue
+            w = (weight[i] if weight != NULL else 1.0) * scale
+            if class_weight != NULL:
+                w *= class_weight[targets[i]] * class_scale
+            acc += w
+            top = w if w > top else top
+        block_sums[b] = acc
+    largest[0] = top
+    return sum_of_blocks(block_sums, n_blocks(n))
 
 
 def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1] weight,
                               const floating[::1] class_weight, Py_ssize_t ignore_index,
-                              bint has_ignore_index):
-    """Sum over samples not ignored of weight[s] * class_weight[targets[s]]."""
-    cdef Py_ssize_t b, i, n = targets.shape[0]
+                              bint has_ignore_index, bint every_class_counts):
+    """(W s, s, c) for index targets and reduction="mean".
+
+    The class weights are scaled by the power of two c that brings the largest
+    one that enters a loss into [0.5, 1): that of a target class of a sample not
+    ignored, or of any class when every_class_counts (label smoothing).  Then
+    W = Σ over samples not ignored of weight[s] * class_weight[targets[s]] c
+    (a length-0 weight or class_weight: 1s), and s is as in weight_total.  The
+    kernel is passed denominator W s, weight_scale s and class_scale c.
+    """
+    cdef Py_ssize_t i, j, n = targets.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
-    cdef bint has_weight = weight.shape[0] > 0, has_class_weight = class_weight.shape[0] > 0
-    cdef double acc, w, total
+    cdef const Py_ssize_t* t = &targets[0] if n > 0 else NULL
+    cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
+    cdef const floating* cw = &class_weight[0] if class_weight.shape[0] > 0 else NULL
+    cdef double* sums = &block_sums[0] if n > 0 else NULL
+    cdef double total, scale, class_scale = 1.0, largest = 0.0
     with nogil:
-        for b in range(n_blocks(n)):
-            acc = 0.0
-            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-                if has_ignore_index and targets[i] == ignore_index:
-                    continue
-                w = weight[i] if has_weight else 1.0
-                if has_class_weight:
-                    w *= class_weight[targets[i]]
-                acc += w
-            block_sums[b] = acc
-        total = sum_of_blocks(&block_sums[0], block_sums.shape[0])
-    return total
+        if cw != NULL:
+            if every_class_counts:
+                for j in range(class_weight.shape[0]):
+                    largest = cw[j] if cw[j] > largest else largest
+            else:
+                for i in range(n):
+                    if not (has_ignore_index and t[i] == ignore_index):
+                        largest = cw[t[i]] if cw[t[i]] > largest else largest
+            if largest > 0.0:
+                class_scale = scale_for_largest(largest)
+        total = scaled_index_target_sum(t, n, w, cw, ignore_index, has_ignore_index, 1.0,
+                                        class_scale, sums, &largest)
+        if total == INFINITY:
+            # every term is at most a (finite) weight, so largest is finite
+            scale = scale_for_largest(largest)
+            total = scaled_index_target_sum(t, n, w, cw, ignore_index, has_ignore_index,
+                                            scale, class_scale, sums, &largest)
+        else:
+            scale = scale_for_total(total)
+            total = total * scale
+    return total, scale, class_scale
 
 
 # --- binary cross-entropy ---------------------------------------------------
@@ -129,8 +221,9 @@ cdef inline double bce_probs_term(double q, double y) noexcept nogil:
 
 def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] targets,
                                 const floating[::1] weight, floating[::1] loss_out,
-                                double denominator, int n_threads):
-    """Per-element losses into loss_out (when it has length n), else their sum / denominator."""
+                                double denominator, double weight_scale, int n_threads):
+    """Per-element losses into loss_out (when it has length n), else their sum / denominator.
+    Every weight is multiplied by weight_scale (see weight_total)."""
     cdef Py_ssize_t b, i, n = probs.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
     cdef bint has_weight = weight.shape[0] > 0, per_element = loss_out.shape[0] > 0
@@ -142,7 +235,7 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
             for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
                 loss = bce_probs_term(probs[i], targets[i])
                 if has_weight:
-                    loss = weight[i] * loss
+                    loss = (weight[i] * weight_scale) * loss
                 if per_element:
                     loss_out[i] = <floating>loss
                 else:
@@ -155,11 +248,12 @@ def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] t
 
 cdef double bce_logits_block(const floating* z, const floating* y, const floating* weight,
                              const floating* pos_weight, floating* loss_out,
-                             floating* grad_out, Py_ssize_t n, double grad_scale,
-                             int* bad_target) noexcept nogil:
+                             floating* grad_out, Py_ssize_t n, double weight_scale,
+                             double grad_scale, int* bad_target) noexcept nogil:
     # One block of n <= BLOCK elements; returns the sum of its losses (when
     # loss_out is NULL; sixteen partial sums, not one dependent chain).  NULL
-    # weight/pos_weight mean 1, NULL grad_out: no gradient.  bad_target[0] is set
+    # weight/pos_weight mean 1 (weights are multiplied by weight_scale), NULL
+    # grad_out: no gradient.  bad_target[0] is set
     # to 1 if a target lies outside [0, 1] or is nan: the targets' check, fused
     # into the first pass (the caller raises).
     #
@@ -213,7 +307,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                 pos_weights[i] = pos_weight[i]
         if weight != NULL:
             for i in range(n):
-                weights[i] = weight[i]
+                weights[i] = weight[i] * weight_scale
         for i in range(n):
             pw = pos_weights[i]
             pos = pw * pos_loss[i] if pw != 0.0 else 0.0
@@ -246,7 +340,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
 cdef double bce_logits_total(const floating* z, const floating* y, const floating* w,
                              const floating* pw, floating* losses, floating* grads,
                              Py_ssize_t n, bint per_element, double denominator,
-                             int n_threads, int* status) noexcept nogil:
+                             double weight_scale, int n_threads, int* status) noexcept nogil:
     # The blocks of bce_logits_block over n elements, on n_threads; returns the
     # sum of the losses / denominator (nan when per_element).  status: 0, or 1 if a
     # target lies outside [0, 1] or is nan, or -1 if out of memory.
@@ -268,7 +362,7 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
             pw + start if pw != NULL else NULL,
             losses + start if losses != NULL else NULL,
             grads + start if grads != NULL else NULL,
-            min(BLOCK, n - start), grad_scale, &block_bad[b])
+            min(BLOCK, n - start), weight_scale, grad_scale, &block_bad[b])
     total = block_results_close(&blocks, status)
     return NAN if per_element else total / denominator
 
@@ -276,10 +370,11 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
 def binary_cross_entropy_with_logits_kernel(
         const floating[::1] logits, const floating[::1] targets, const floating[::1] weight,
         const floating[::1] pos_weight, floating[::1] loss_out, floating[::1] grad_out,
-        double denominator, int n_threads):
+        double denominator, double weight_scale, int n_threads):
     """Losses (per element into loss_out, else sum / denominator) and, when grad_out
     is given, the gradient of that loss with respect to the logits.  weight,
-    pos_weight, loss_out and grad_out may be None: absent.
+    pos_weight, loss_out and grad_out may be None: absent.  Every weight is
+    multiplied by weight_scale (see weight_total).
 
     Returns (total, targets_ok): targets_ok is False if a target lies outside
     [0, 1] or is nan, and then the results are meaningless (the caller raises).
@@ -300,7 +395,7 @@ def binary_cross_entropy_with_logits_kernel(
     cdef floating* grads = &grad_out[0] if grad_out is not None and n > 0 else NULL
     with nogil:
         total = bce_logits_total(z, y, w, pw, losses, grads, n, loss_out is not None,
-                                 denominator, n_threads, &status)
+                                 denominator, weight_scale, n_threads, &status)
     if status < 0:
         raise MemoryError()
     return total, status == 0
@@ -325,8 +420,8 @@ cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray gra
     cdef double total
     with nogil:
         total = bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
-                                 <floating*>NULL, grads, n, False, denominator, n_threads,
-                                 status)
+                                 <floating*>NULL, grads, n, False, denominator, 1.0,
+                                 n_threads, status)
     return total
 
 
@@ -361,12 +456,20 @@ def binary_cross_entropy_with_logits_plain(cnp.ndarray logits, cnp.ndarray targe
 
 # --- softmax cross-entropy ----------------------------------------------------
 
+cdef struct MeanScales:
+    # The powers of two by which the sample weights (1 when absent) and the class
+    # weights are multiplied (1 unless reduction="mean": see weight_total).
+    double weight_scale
+    double class_scale
+
+
 cdef inline void target_coefficients(Py_ssize_t k, Py_ssize_t target, const floating* probs,
-                                     const floating* class_weight, double hot, double smooth,
-                                     double* a) noexcept nogil:
-    # a_j = class_weight[j] * t_j with the smoothed target t_j = hot * target_j + smooth,
-    # hot = 1 - ε, smooth = ε / k.  Separate loops, none loading through a pointer
-    # that may be NULL: a vectorised masked load from NULL is legal but very slow.
+                                     const floating* class_weight, double class_scale,
+                                     double hot, double smooth, double* a) noexcept nogil:
+    # a_j = class_weight[j] class_scale t_j with the smoothed target
+    # t_j = hot * target_j + smooth, hot = 1 - ε, smooth = ε / k.  Separate loops, none
+    # loading through a pointer that may be NULL: a vectorised masked load from NULL
+    # is legal but very slow.
     cdef Py_ssize_t j
     if probs != NULL:
         for j in range(k):
@@ -377,7 +480,7 @@ cdef inline void target_coefficients(Py_ssize_t k, Py_ssize_t target, const floa
         a[target] += hot
     if class_weight != NULL:
         for j in range(k):
-            a[j] *= class_weight[j]
+            a[j] *= class_weight[j] * class_scale
 
 
 cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const double* a,
@@ -451,14 +554,15 @@ cdef inline double softmax_sample_loss(
         const floating* z, Py_ssize_t k, Py_ssize_t r, const Py_ssize_t* index_targets,
         const floating* prob_targets, const floating* weight, const floating* class_weight,
         double hot, double smooth, Py_ssize_t ignore_index, bint has_ignore_index,
-        bint one_hot, floating* grad_out, double grad_scale, double* a, RowKind kind,
-        double row_max, Py_ssize_t argmax, double rest, double log1p_rest,
+        bint one_hot, floating* grad_out, const MeanScales* scales, double grad_scale,
+        double* a, RowKind kind, double row_max, Py_ssize_t argmax, double rest,
+        double log1p_rest,
         const double* exps, int* bad_index) noexcept nogil:
     # The loss of sample r (z points at its row), and its gradient row when grad_out
     # is given.  An index outside [0, k) that is not ignore_index sets bad_index[0]
     # (the caller raises) and is never used.
     cdef Py_ssize_t j, target = index_targets[r] if index_targets != NULL else -1
-    cdef double w = weight[r] if weight != NULL else 1.0
+    cdef double w = (weight[r] if weight != NULL else 1.0) * scales.weight_scale
     cdef floating* grad = grad_out + r * k if grad_out != NULL else NULL
     cdef bint ignored = index_targets != NULL and has_ignore_index and target == ignore_index
     if index_targets != NULL and not ignored and (target < 0 or target >= k):
@@ -473,7 +577,7 @@ cdef inline double softmax_sample_loss(
         return one_hot_row_loss(z, k, target, w, grad, grad_scale, row_max, rest,
                                 log1p_rest, exps)
     target_coefficients(k, target, prob_targets + r * k if prob_targets != NULL else NULL,
-                        class_weight, hot, smooth, a)
+                        class_weight, scales.class_scale, hot, smooth, a)
     return softmax_row_loss(z, k, a, w, grad, grad_scale, kind, row_max, argmax, rest,
                             log1p_rest, exps)
 
@@ -482,14 +586,17 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                           const Py_ssize_t* index_targets, const floating* prob_targets,
                           const floating* weight, const floating* class_weight, double hot,
                           double smooth, Py_ssize_t ignore_index, bint has_ignore_index,
-                          floating* loss_out, floating* grad_out,
-                          double grad_scale, int* bad_index) noexcept nogil:
+                          floating* loss_out, floating* grad_out, const MeanScales* scales,
+                          double grad_scale, double* coefficients,
+                          int* bad_index) noexcept nogil:
     # Rows [first, stop); returns the sum of their losses when loss_out is NULL.
-    # bad_index: see softmax_sample_loss (set to 0 or 1 here).
+    # bad_index: see softmax_sample_loss (set to 0 or 1 here).  coefficients: room
+    # for k doubles, or NULL when k <= STACK_CLASSES (a buffer on the stack then).
     # Short rows are normalised a chunk at a time (normalize_rows), long rows one by one.
     cdef RowChunk chunk
     cdef RowNormalizer row
-    cdef double* a = <double*>malloc(k * sizeof(double))
+    cdef double stack_coefficients[STACK_CLASSES]
+    cdef double* a = coefficients if coefficients != NULL else stack_coefficients
     cdef double loss, total = 0.0
     cdef Py_ssize_t r, i, start, n, per_chunk = rows_per_chunk(k)
     # Index targets without class weights or smoothing: the coefficients are one-hot.
@@ -505,7 +612,8 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                 r = start + i
                 loss = softmax_sample_loss(
                     z + r * k, k, r, index_targets, prob_targets, weight, class_weight, hot,
-                    smooth, ignore_index, has_ignore_index, one_hot, grad_out, grad_scale, a,
+                    smooth, ignore_index, has_ignore_index, one_hot, grad_out, scales,
+                    grad_scale, a,
                     chunk.kind[i], chunk.max[i], chunk.argmax[i], chunk.rest[i],
                     chunk.log1p_rest[i], chunk.exps + i * k, bad_index)
                 if loss_out != NULL:
@@ -518,13 +626,13 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
             row = normalize_row(z + r * k, k)
             loss = softmax_sample_loss(
                 z + r * k, k, r, index_targets, prob_targets, weight, class_weight, hot,
-                smooth, ignore_index, has_ignore_index, one_hot, grad_out, grad_scale, a,
+                smooth, ignore_index, has_ignore_index, one_hot, grad_out, scales,
+                grad_scale, a,
                 row.kind, row.max, row.argmax, row.rest, row.log1p_rest, NULL, bad_index)
             if loss_out != NULL:
                 loss_out[r] = <floating>loss
             else:
                 total += loss
-    free(a)
     return total
 
 
@@ -533,14 +641,16 @@ def softmax_cross_entropy_kernel(
         const floating[::1] prob_targets, const floating[::1] weight,
         const floating[::1] class_weight, double label_smoothing, Py_ssize_t ignore_index,
         bint has_ignore_index, floating[::1] loss_out, floating[::1] grad_out,
-        double denominator, int n_threads):
+        double denominator, double weight_scale, double class_scale, int n_threads):
     """Softmax cross-entropy of the rows of logits (m, k), flattened.
 
     Targets are index_targets (length m, every index in [0, k) or ignore_index)
     or prob_targets (length m*k), the other one None.  weight (m), class_weight
     (k), loss_out (m) and grad_out (m*k) may be None: absent.  Per-sample losses
     go to loss_out when given, else the sum / denominator is returned; grad_out
-    gets the gradient when given.
+    gets the gradient when given.  Every sample's weight (1 when absent) is
+    multiplied by weight_scale, every class weight by class_scale (see
+    weight_total and index_target_weight_total).
 
     Returns (total, indices_ok): indices_ok is False if an index target lies
     outside [0, k) and is not ignore_index (such a sample is skipped; the caller
@@ -557,6 +667,16 @@ def softmax_cross_entropy_kernel(
             or (loss_out is not None and loss_out.shape[0] != m)
             or (grad_out is not None and grad_out.shape[0] != m * k)):
         raise ValueError("the arrays' lengths do not match the logits' rows")
+    # No more threads than blocks.  Rows longer than STACK_CLASSES get their target
+    # coefficients in a row of this array per thread (padded to 64 bytes, so that
+    # threads do not share a cache line), allocated here where failure raises.
+    cdef int team = <int>min(<Py_ssize_t>n_threads, max(n_blocks(m), 1))
+    cdef bint parallel = worth_threads(m * k, team)
+    cdef Py_ssize_t stride = (k + 7) // 8 * 8
+    cdef cnp.ndarray scratch = (np.empty((team if parallel else 1) * stride)
+                                if k > STACK_CLASSES else None)
+    cdef double* coefficients = (<double*>cnp.PyArray_DATA(scratch) if scratch is not None
+                                 else NULL)
     cdef BlockResults blocks
     if not block_results_open(&blocks, n_blocks(m)):
         raise MemoryError()
@@ -566,6 +686,9 @@ def softmax_cross_entropy_kernel(
     cdef bint per_element = loss_out is not None
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
     cdef double grad_scale = 1.0 if per_element else 1.0 / denominator
+    cdef MeanScales scales
+    scales.weight_scale = weight_scale
+    scales.class_scale = class_scale
     cdef double total
     cdef const floating* z = &logits[0] if m > 0 else NULL
     cdef const Py_ssize_t* index = (&index_targets[0] if index_targets is not None and m > 0
@@ -577,11 +700,12 @@ def softmax_cross_entropy_kernel(
     cdef floating* losses = &loss_out[0] if per_element and m > 0 else NULL
     cdef floating* grads = &grad_out[0] if grad_out is not None and m > 0 else NULL
     with nogil:
-        for b in prange(blocks.count, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(m * k, n_threads)):
-            block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
-                                          probs, w, cw, hot, smooth, ignore_index,
-                                          has_ignore_index, losses, grads, grad_scale,
-                                          &block_bad[b])
+        for b in prange(blocks.count, schedule="static", num_threads=team,
+                        use_threads_if=parallel):
+            block_sums[b] = softmax_block(
+                z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index, probs, w, cw, hot, smooth,
+                ignore_index, has_ignore_index, losses, grads, &scales, grad_scale,
+                coefficients + threadid() * stride if coefficients != NULL else NULL,
+                &block_bad[b])
         total = block_results_close(&blocks, &bad)
     return (NAN if per_element else total / denominator), not bad

@@ -1,8 +1,28 @@
 # Value checks over flat C-contiguous arrays, one pass with no temporaries.
 # Each returns the index of the first offending entry, or -1.  The Python
 # layer (_checks.py) turns that index into a ValueError naming the value.
+# Also the layout check made before any array reaches a kernel.
 from cython cimport floating
 from libc.math cimport isfinite
+cimport numpy as cnp
+
+cnp.import_array()
+
+
+def c_contiguous_aligned(cnp.ndarray a):
+    """``a`` itself if it is C-contiguous and aligned, else a copy that is.
+
+    The kernels read arrays through typed pointers, which must be aligned for
+    their type: an array viewing a buffer at an odd offset is copied.
+    """
+    if cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED):
+        return a
+    return cnp.PyArray_NewCopy(a, cnp.NPY_CORDER)
+
+
+def is_c_contiguous_aligned(cnp.ndarray a):
+    """Whether a kernel may write into ``a`` as a flat array."""
+    return cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED)
 
 
 def first_outside_unit_interval(const floating[::1] a, bint allow_nan):

@@ -5,7 +5,10 @@ Layer 3: check and lay out the arguments, then call the compiled kernels in
 
 reduction="none" gives per-element (binary) or per-sample (softmax) losses,
 "sum" their sum, "mean" their sum divided by the sum of their weights (nan
-when that is 0, e.g. for empty input).
+when that is 0, e.g. for empty input).  For "mean" the kernels are passed the
+weights' sum scaled by a power of two and that scale (see
+``_losses.weight_total``), so that a subnormal sum or one that overflows keeps
+the mean.
 """
 import numpy as np
 
@@ -37,19 +40,21 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     q = inputs.values
     weight_flat = _layout.flat_or_empty(inputs.weight, q.dtype)
     loss_buffer, _ = _binary_outputs(q, reduction, False)
+    denominator, weight_scale = _mean_weighting(reduction, weight_flat, q.size)
     total = _losses.binary_cross_entropy_kernel(
         _layout.flat(q), _layout.flat(inputs.targets), weight_flat,
-        _layout.flat_or_empty(loss_buffer, q.dtype),
-        _binary_denominator(reduction, weight_flat, q.size), get_num_threads())
+        _layout.flat_or_empty(loss_buffer, q.dtype), denominator, weight_scale,
+        get_num_threads())
     return _as_loss(total, loss_buffer, q.dtype)
 
 
-def _binary_denominator(reduction, weight_flat, size):
-    """The divisor of reduction="mean": the weights' sum (weight_flat None or empty: size)."""
+def _mean_weighting(reduction, weight_flat, size):
+    """(denominator, weight_scale) for the kernels: for "mean" the weights' sum
+    scaled by weight_scale (weight_flat None or empty: size, 1); else 1, 1."""
     if reduction != "mean":
-        return 1.0
+        return 1.0, 1.0
     if weight_flat is None or weight_flat.size == 0:
-        return float(size)
+        return float(size), 1.0
     return _losses.weight_total(weight_flat)
 
 
@@ -67,8 +72,8 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
             and _checks.is_float_pair(logits, targets)):
         # The common case, kept short for small inputs: prepare_binary_loss would
         # return both arrays unchanged, and this kernel takes them as they are.
-        z = logits if logits.flags.c_contiguous else np.ascontiguousarray(logits)
-        y = targets if targets.flags.c_contiguous else np.ascontiguousarray(targets)
+        z = _layout.contiguous(logits)
+        y = _layout.contiguous(targets)
         loss_buffer = None
         grad = np.empty(z.shape, z.dtype) if return_grad else None
         total, targets_ok = _losses.binary_cross_entropy_with_logits_plain(
@@ -79,11 +84,11 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
         z, y = inputs.values, inputs.targets
         weight_flat = _layout.flat_or_none(inputs.weight)
         loss_buffer, grad = _binary_outputs(z, reduction, return_grad)
+        denominator, weight_scale = _mean_weighting(reduction, weight_flat, z.size)
         total, targets_ok = _losses.binary_cross_entropy_with_logits_kernel(
             _layout.flat(z), _layout.flat(y), weight_flat,
             _layout.flat_or_none(inputs.pos_weight), _layout.flat_or_none(loss_buffer),
-            _layout.flat_or_none(grad), _binary_denominator(reduction, weight_flat, z.size),
-            get_num_threads())
+            _layout.flat_or_none(grad), denominator, weight_scale, get_num_threads())
     if not targets_ok:
         _checks.check_unit_interval(y, "targets", allow_nan=False)
     loss = _as_loss(total, loss_buffer, z.dtype)
@@ -114,24 +119,22 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     has_ignore_index = inputs.ignore_index is not None
     ignore = inputs.ignore_index if has_ignore_index else -1
     n_samples = z.size // k
-    if reduction != "mean":
-        denominator = 1.0
-    elif (inputs.index_targets
-          and (weight_flat is not None or class_weight_flat is not None or has_ignore_index)):
-        denominator = _losses.index_target_weight_total(
+    if (reduction == "mean" and inputs.index_targets
+            and (weight_flat is not None or class_weight_flat is not None or has_ignore_index)):
+        denominator, weight_scale, class_scale = _losses.index_target_weight_total(
             targets_flat, _layout.flat_or_empty(weight_flat, dtype),
-            _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index)
-    elif weight_flat is not None:
-        denominator = _losses.weight_total(weight_flat)
-    else:
-        denominator = float(n_samples)   # no weights: every sample counts 1
+            _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index,
+            inputs.label_smoothing > 0)
+    else:  # weights by sample, or none: every sample counts 1
+        denominator, weight_scale = _mean_weighting(reduction, weight_flat, n_samples)
+        class_scale = 1.0
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
     total, indices_ok = _losses.softmax_cross_entropy_kernel(
         _layout.flat(z), k, targets_flat if inputs.index_targets else None,
         None if inputs.index_targets else targets_flat, weight_flat, class_weight_flat,
         inputs.label_smoothing, ignore, has_ignore_index, _layout.flat_or_none(loss_buffer),
-        _layout.flat_or_none(grad), denominator, get_num_threads())
+        _layout.flat_or_none(grad), denominator, weight_scale, class_scale, get_num_threads())
     if not indices_ok:
         _checks.class_index_targets(inputs.targets, k, inputs.ignore_index, z.shape[:-1])
     loss = _as_loss(total, loss_buffer, dtype)

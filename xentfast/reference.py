@@ -260,21 +260,49 @@ def kl_divergence(p, q, axis=-1, base=None):
 # ---------------------------------------------------------------------------
 # Losses.
 
-def _binary_denominator(inputs):
-    """The "mean" denominator: the broadcast weight summed, or the element count."""
+def _mean_scale(weights):
+    """The power of two s by which "mean" multiplies the (float64, non-negative) weights.
+
+    The mean is Σ w l / Σ w.  A subnormal Σ w has lost digits (and 1 / Σ w
+    overflows); a Σ w that overflows gives inf / inf.  With s = 2^-e for
+    Σ w = f 2^e, f in [0.5, 1) (s at most 2^1023), Σ s w lies in [0.5, 1); if
+    Σ w overflows, s = 2^-e for the largest weight.  Scaling by a power of two is
+    exact except where s w is subnormal, which is negligible against Σ s w.
+    """
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if total == np.inf:
+        return _scale_below_one(weights.max())
+    if total == 0:
+        return 1.0
+    return np.ldexp(1.0, min(-int(np.frexp(total)[1]), 1023))
+
+
+def _scale_below_one(largest):
+    """2^-e for largest = f 2^e, f in [0.5, 1) (at most 2^1023): every value up to
+    ``largest``, times it, is < 1."""
+    return np.ldexp(1.0, min(-int(np.frexp(largest)[1]), 1023))
+
+
+def _binary_weights(inputs):
+    """(float64 weights, "mean" denominator): the broadcast weight (1.0 when absent)
+    and its sum or the element count; for "mean" both scaled by _mean_scale."""
     if inputs.weight is None:
-        return np.float64(inputs.values.size)
-    return _f64(inputs.weight).sum()
+        return 1.0, np.float64(inputs.values.size)
+    w = _f64(inputs.weight)
+    if inputs.reduction == "mean":
+        w = w * _mean_scale(w)
+    return w, w.sum()
 
 
 def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     """-w (y log q + (1 - y) log(1 - q)) per element, reduced; exact logs, no clipping."""
     inputs = _checks.prepare_binary_loss(probs, "probs", targets, weight, None, reduction)
     q, y = _f64(inputs.values), _f64(inputs.targets)
-    w = 1.0 if inputs.weight is None else _f64(inputs.weight)
+    w, denominator = _binary_weights(inputs)
     with np.errstate(all="ignore"):
         losses = -w * (_times_log(y, np.log(q)) + _times_log(1.0 - y, np.log1p(-q)))
-        value = _reduce(losses, reduction, _binary_denominator(inputs))
+        value = _reduce(losses, reduction, denominator)
     return _result(value, inputs.values.dtype)
 
 
@@ -283,24 +311,24 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
     """-w (pw y log σ(z) + (1 - y) log σ(-z)) per element, reduced; optionally its gradient.
 
     The gradient per element is w ((1 - y) σ(z) - pw y σ(-z)), with σ(-z)
-    evaluated directly rather than as 1 - σ(z).
+    evaluated directly rather than as 1 - σ(z).  pw multiplies y log σ(z), not y:
+    pw y may be subnormal (or 0) where y log σ(z) is not.
     """
     inputs = _checks.prepare_binary_loss(logits, "logits", targets, weight, pos_weight,
                                          reduction)
     z, y = _f64(inputs.values), _f64(inputs.targets)
-    w = 1.0 if inputs.weight is None else _f64(inputs.weight)
+    w, denominator = _binary_weights(inputs)
     pw = 1.0 if inputs.pos_weight is None else _f64(inputs.pos_weight)
     dtype = inputs.values.dtype
-    denominator = _binary_denominator(inputs)
     with np.errstate(all="ignore"):
-        positive, negative = pw * y, 1.0 - y  # the coefficients of log σ(z), log σ(-z)
-        losses = -w * (_times_log(positive, _log_sigmoid64(z))
-                       + _times_log(negative, _log_sigmoid64(-z)))
+        negative = 1.0 - y  # the coefficient of log σ(-z); pw y is that of log σ(z)
+        positive_term = np.where(pw == 0, 0.0, pw * _times_log(y, _log_sigmoid64(z)))
+        losses = -w * (positive_term + _times_log(negative, _log_sigmoid64(-z)))
         losses = np.where(np.isnan(z), np.nan, losses)  # nan logits propagate, whatever the weights
         value = _reduce(losses, reduction, denominator)
         if not return_grad:
             return _result(value, dtype)
-        grad = w * (negative * _sigmoid64(z) - positive * _sigmoid64(-z))
+        grad = w * (negative * _sigmoid64(z) - pw * (y * _sigmoid64(-z)))
         if reduction == "mean":
             grad = grad / denominator
     return _result(value, dtype), _result(grad, dtype)
@@ -310,7 +338,8 @@ def _softmax_loss_terms(inputs):
     """The float64 pieces of softmax_cross_entropy, rows flattened to (n, k).
 
     Returns (coefficients a = class_weight * smoothed target, per-sample weight
-    w, ignored-sample mask, softmax p, log_softmax log_p).
+    w (for "mean" scaled by _mean_scale), ignored-sample mask, softmax p,
+    log_softmax log_p).
     """
     k = inputs.logits.shape[-1]
     z = _f64(inputs.logits).reshape(-1, k)
@@ -329,21 +358,47 @@ def _softmax_loss_terms(inputs):
         target = _f64(inputs.targets).reshape(n, k)
     eps = inputs.label_smoothing
     target = (1.0 - eps) * target + eps / k
-    class_weight = 1.0 if inputs.class_weight is None else _f64(inputs.class_weight)
+    class_weight = 1.0 if inputs.class_weight is None else _class_weights(inputs, ignored)
     a = class_weight * target
     w = np.ones(n) if inputs.weight is None else _f64(inputs.weight).reshape(-1)
+    if inputs.reduction == "mean":
+        w = w * _mean_scale(_counted_weights(inputs, w, ignored, class_weight))
     with np.errstate(all="ignore"):
         p, log_p = _softmax_and_log_softmax(z)
     return a, w, ignored, p, log_p
 
 
-def _softmax_denominator(inputs, w, ignored):
-    """Index targets: Σ over samples not ignored of w_s class_weight[target_s]; else Σ w_s."""
+def _class_weights(inputs, ignored):
+    """class_weight in float64; for "mean" with index targets scaled by the power of
+    two that brings the largest one that enters a loss (that of a target class of a
+    sample not ignored, or of any class with label smoothing) into [0.5, 1).  The
+    scale cancels in the mean, and products of class weights neither overflow nor
+    lose digits as subnormals."""
+    class_weight = _f64(inputs.class_weight)
+    if inputs.reduction != "mean" or not inputs.index_targets:
+        return class_weight
+    if inputs.label_smoothing > 0:
+        used = class_weight
+    else:
+        used = class_weight[inputs.targets.reshape(-1)[~ignored]]
+    largest = used.max(initial=0.0)
+    return class_weight * _scale_below_one(largest) if largest > 0 else class_weight
+
+
+def _counted_weights(inputs, w, ignored, class_weight):
+    """What each sample adds to the "mean" denominator: for index targets
+    w_s class_weight[target_s] over samples not ignored; else w_s."""
     if not inputs.index_targets:
-        return w.sum()
+        return w
     index = inputs.targets.reshape(-1)[~ignored]
-    class_weight = 1.0 if inputs.class_weight is None else _f64(inputs.class_weight)[index]
-    return (w[~ignored] * class_weight).sum()
+    return w[~ignored] * (1.0 if inputs.class_weight is None else class_weight[index])
+
+
+def _softmax_denominator(inputs, w, ignored):
+    """Index targets: Σ over samples not ignored of w_s class_weight[target_s]; else Σ w_s
+    (the class weights scaled as in _softmax_loss_terms)."""
+    class_weight = None if inputs.class_weight is None else _class_weights(inputs, ignored)
+    return _counted_weights(inputs, w, ignored, class_weight).sum()
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,

@@ -9,6 +9,8 @@ one at import from the CPU's features.
 Environment:
   XENTFAST_OPENMP=0   build without OpenMP even if the compiler supports it.
   XENTFAST_AVX2=0     build only the baseline kernels (no AVX2, no AVX-512).
+  XENTFAST_SANITIZE=1 build with AddressSanitizer and UndefinedBehaviorSanitizer
+                      (gcc/clang; for testing only: tools/sanitize.sh runs the suite).
 """
 import os
 import sysconfig
@@ -49,6 +51,8 @@ KERNEL_SET_COMPILE_ARGS = {
                 "msvc": ["/arch:AVX512"]},
 }
 OPENMP_FLAGS = {"msvc": (["/openmp"], []), "unix": (["-fopenmp"], ["-fopenmp"])}
+# XENTFAST_SANITIZE=1: compiled and linked into every extension.
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 OPENMP_PROBE = textwrap.dedent("""
     #include <omp.h>
@@ -99,6 +103,9 @@ class BuildExtWithOpenMP(build_ext):
             if use_openmp:
                 ext.extra_compile_args += compile_flags
                 ext.extra_link_args += link_flags
+            if kind == "unix" and os.environ.get("XENTFAST_SANITIZE", "0") == "1":
+                ext.extra_compile_args += SANITIZE_FLAGS
+                ext.extra_link_args += SANITIZE_FLAGS
         super().build_extensions()
 
 

@@ -277,7 +277,18 @@ MEMORY_CASES = {
 }
 
 
+def _under_address_sanitizer():
+    try:
+        with open("/proc/self/maps") as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
+@pytest.mark.skipif(_under_address_sanitizer(),
+                    reason="AddressSanitizer's shadow memory needs more address space than "
+                           "any RLIMIT_AS leaves")
 @pytest.mark.parametrize("case", MEMORY_CASES)
 def test_out_of_memory_raises_memory_error(case):
     setup, call = MEMORY_CASES[case]

@@ -6,7 +6,8 @@
 # (or rows) and add the block sums with compensation at the end, so the total
 # does not depend on the thread count.  For reduction="mean" the caller passes
 # the denominator: the loss is divided by it and gradients are scaled by its
-# reciprocal.
+# reciprocal; and the power of two by which the weights were scaled to get it
+# (weight_total), which the kernels apply to every weight.
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
 import numpy as np

@@ -50,10 +50,8 @@ def logsumexp(x, axis=-1):
 
 
 def _normalise(x, axis, out, take_log):
-    x = _checks.as_real_array(x, "x")
+    x = _checks.prepare_elementwise(x, out)  # out first, as the reference checks
     axis = _checks.normalize_axis(axis, x.ndim)
-    if out is not None:
-        _checks.check_out(out, x.shape, x.dtype)
     data, k, moved_shape = _layout.rows(x, axis)
     row_axis_is_last = axis is None or x.ndim == 0 or axis == x.ndim - 1
     target = out if row_axis_is_last else None

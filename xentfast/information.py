@@ -52,7 +52,8 @@ def kl_divergence(p, q, axis=-1, base=None):
 def _pair_measure(kernel, p, q, axis, base):
     p_arr, q_arr = _checks.prepare_distribution_pair(p, q, check_values=False)
     result, values_ok = _reduce_rows(kernel, (p_arr, q_arr), axis, base)
-    if not values_ok:
+    if not values_ok or p_arr.size == 0:
+        # an empty broadcast hides the values of a non-empty p or q from the kernel
         _checks.prepare_distribution_pair(p, q)
     return result
 

@@ -205,9 +205,11 @@ def _sum_along(terms, axis, log_base):
 
 def entropy(p, axis=-1, base=None):
     """H(p) = -Σ p log p along ``axis``, with 0 log 0 = 0."""
-    p = _checks.prepare_probabilities(p, "p")
+    # base and axis are checked before the values, as the compiled API does
+    p = _checks.prepare_probabilities(p, "p", check_values=False)
     log_base = _checks.log_of_base(base)
     axis = _checks.normalize_axis(axis, p.ndim)
+    _checks.prepare_probabilities(p, "p")
     p64 = _f64(p)
     with np.errstate(all="ignore"):
         terms = -_times_log(p64, np.log(p64))
@@ -226,11 +228,20 @@ def binary_entropy(p, base=None):
     return _result(values, p.dtype)
 
 
+def _prepare_pair(p, q, axis, base):
+    """p and q broadcast, log(base) and the axis; checked in the compiled API's order:
+    dtypes and shapes, base, axis, then the values (of p and q as given, so that
+    one broadcast away, against an empty array, is checked too)."""
+    broadcast_p, broadcast_q = _checks.prepare_distribution_pair(p, q, check_values=False)
+    log_base = _checks.log_of_base(base)
+    axis = _checks.normalize_axis(axis, broadcast_p.ndim)
+    _checks.prepare_distribution_pair(p, q)
+    return broadcast_p, broadcast_q, log_base, axis
+
+
 def cross_entropy(p, q, axis=-1, base=None):
     """H(p, q) = -Σ p log q along ``axis``: 0 where p = 0, +inf where p > 0 and q = 0."""
-    p, q = _checks.prepare_distribution_pair(p, q)
-    log_base = _checks.log_of_base(base)
-    axis = _checks.normalize_axis(axis, p.ndim)
+    p, q, log_base, axis = _prepare_pair(p, q, axis, base)
     with np.errstate(all="ignore"):
         terms = -_times_log(_f64(p), np.log(_f64(q)))
     return _result(_sum_along(terms, axis, log_base), p.dtype)
@@ -248,9 +259,7 @@ def _log_ratio(p, q):
 
 def kl_divergence(p, q, axis=-1, base=None):
     """D(p || q) = Σ p log(p / q) along ``axis``: 0 where p = 0, +inf where p > 0 and q = 0."""
-    p, q = _checks.prepare_distribution_pair(p, q)
-    log_base = _checks.log_of_base(base)
-    axis = _checks.normalize_axis(axis, p.ndim)
+    p, q, log_base, axis = _prepare_pair(p, q, axis, base)
     p64, q64 = _f64(p), _f64(q)
     with np.errstate(all="ignore"):
         terms = _times_log(p64, _log_ratio(p64, q64))
@@ -286,12 +295,14 @@ def _scale_below_one(largest):
 
 def _binary_weights(inputs):
     """(float64 weights, "mean" denominator): the broadcast weight (1.0 when absent)
-    and its sum or the element count; for "mean" both scaled by _mean_scale."""
+    and its sum or the element count; for "mean" both scaled by _mean_scale (for
+    other reductions the denominator is None)."""
     if inputs.weight is None:
         return 1.0, np.float64(inputs.values.size)
     w = _f64(inputs.weight)
-    if inputs.reduction == "mean":
-        w = w * _mean_scale(w)
+    if inputs.reduction != "mean":
+        return w, None
+    w = w * _mean_scale(w)
     return w, w.sum()
 
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build xentfast with AddressSanitizer and UndefinedBehaviorSanitizer
+# (XENTFAST_SANITIZE=1, see setup.py) in a temporary copy and virtual
+# environment, then run the test suite with each kernel set under them.
+#
+#   tools/sanitize.sh                 # all three kernel sets, as CI runs them
+#   tools/sanitize.sh avx2            # one kernel set (auto, avx2 or baseline)
+#   tools/sanitize.sh auto -k losses  # further arguments go to pytest
+#
+# Any report stops the run: UBSan halts on its first error, ASan on any memory
+# error.  Leak detection is off (CPython keeps objects alive until exit).
+# Needs gcc (or clang) with the sanitizer runtimes, and pip access for the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kernel_sets=("auto" "avx2" "baseline")
+if [ $# -gt 0 ]; then
+    kernel_sets=("$1")
+    shift
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# A copy of the sources (tracked and new files, no build outputs): the
+# sanitized objects must not land in this tree's build/ folder.
+mkdir "$work/src"
+git ls-files -z --cached --others --exclude-standard \
+    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+    | xargs -0 cp --parents -t "$work/src"
+
+python3 -m venv "$work/venv"
+# shellcheck disable=SC1091
+. "$work/venv/bin/activate"
+python -m pip install --quiet --upgrade pip
+XENTFAST_SANITIZE=1 python -m pip install --quiet "$work/src[test]"
+
+asan="$(${CC:-gcc} -print-file-name=libasan.so)"
+if [ ! -e "$asan" ]; then
+    echo "sanitize.sh: no libasan.so for ${CC:-gcc}" >&2
+    exit 1
+fi
+export LD_PRELOAD="$asan"   # the ASan runtime must load before everything else
+export ASAN_OPTIONS="detect_leaks=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+cd "$work"   # import the installed (sanitized) package, not the sources
+for kernels in "${kernel_sets[@]}"; do
+    echo "== XENTFAST_KERNELS=$kernels"
+    XENTFAST_KERNELS="$kernels" python -m pytest -q -p no:cacheprovider "$work/src/tests" "$@"
+done

@@ -49,6 +49,12 @@ BAD_CALLS = [
                                           class_weight=np.ones(2)),
      r"class_weight must have shape \(3,\), got \(2,\)"),
     # class indices
+    # a bad value broadcast away against an empty array is still a bad value
+    ("q-broadcast-against-empty-p", *_call("cross_entropy", np.zeros(0), np.array(-5e-324)),
+     r"q must lie in \[0, 1\], found -5e-324"),
+    ("kl-p-broadcast-against-empty-q", *_call("kl_divergence", np.full((1, 3), 1.5),
+                                              np.zeros((0, 3))),
+     r"p must lie in \[0, 1\], found 1.5"),
     ("index-too-large", *_call("softmax_cross_entropy", X, np.array([0, 3])),
      r"class indices in \[0, 3\), found 3"),
     ("index-negative", *_call("softmax_cross_entropy", X, np.array([-1, 0])),
@@ -234,6 +240,24 @@ def test_bad_input_raises_value_error(name, args, kwargs, match, implementation)
     with pytest.raises(ValueError, match=match):
         function(*args, **kwargs)
     assert_unchanged(saved)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_which_error_comes_first(implementation):
+    # With several bad arguments both implementations raise the same error:
+    # dtypes and shapes, then out, base and axis, then the values.
+    module = IMPLEMENTATIONS[implementation]
+    for name in ("softmax", "log_softmax"):
+        with pytest.raises(ValueError, match="out has dtype float32") as raised:
+            getattr(module, name)(X, axis=5, out=np.empty(X.shape, np.float32))
+        assert type(raised.value) is ValueError
+    bad_p = np.array([[0.5, 1.5], [0.0, 1.0]])
+    for name, args in (("entropy", (bad_p,)), ("cross_entropy", (bad_p, P[:, :2])),
+                       ("kl_divergence", (P[:, :2], bad_p))):
+        with pytest.raises(np.exceptions.AxisError):
+            getattr(module, name)(*args, axis=2)
+        with pytest.raises(ValueError, match="base must be"):
+            getattr(module, name)(*args, base=1)
 
 
 def test_every_function_has_bad_input_cases():

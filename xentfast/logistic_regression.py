@@ -74,11 +74,6 @@ except ImportError:
     _check_feature_names = None
 
 
-def _is_sparse(X):
-    # scipy.sparse matrices and arrays, recognised without importing scipy.
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
-
-
 class LogisticRegression(ClassifierMixin, BaseEstimator):
     """Logistic (two classes) or softmax (k > 2 classes) regression.
 
@@ -117,7 +112,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     (with scikit-learn >= 1.6).
     """
 
-    def __init__(self, alpha=0.0, fit_intercept=True, solver="lbfgs", learning_rate="auto",
+    def __init__(self, alpha=0.0, fit_intercept=True, solver="auto", learning_rate="auto",
                  max_iter=100, tol=1e-4, batch_size=256, random_state=None, verbose=0):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -129,14 +124,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        # scikit-learn >= 1.6 reads what input the estimator takes from its tags.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     # --- fitting -----------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None):
         """Fit to X (n, d) and class labels y (n,); returns self."""
-        if self.solver not in linear_model.SOLVERS:
-            # Before the data checks, so a typo fails fast.
-            raise ValueError(f"solver must be one of {linear_model.SOLVERS}, "
-                             f"got {self.solver!r}")
+        linear_model.check_solver(self.solver)  # before the data checks: a typo fails fast
         if not (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0):
             raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
         X = self._check_X(X, reset=True)
@@ -149,18 +147,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         sample_weight = linear_model._sample_weight(sample_weight, n_samples)
 
         binary = classes.size == 2
+        n_classes = 1 if binary else classes.size
         # Binary: one logit for the second class, targets 0/1; else one row per class.
         targets = labels.astype(np.float64) if binary else labels.astype(np.intp)
+        solver = linear_model.resolve_solver(
+            self.solver, n_classes * (n_features + bool(self.fit_intercept)))
         result = linear_model.fit_logistic(
-            X, targets, 1 if binary else classes.size, sample_weight=sample_weight,
-            alpha=self.alpha, fit_intercept=self.fit_intercept, solver=self.solver,
+            X, targets, n_classes, sample_weight=sample_weight,
+            alpha=self.alpha, fit_intercept=self.fit_intercept, solver=solver,
             learning_rate=self.learning_rate, max_iter=self.max_iter, tol=self.tol,
             batch_size=self.batch_size, random_state=self.random_state,
-            callback=self._print_progress if self.verbose > 0 else None)
+            callback=self._progress_printer(solver) if self.verbose > 0 else None)
         if not result.converged and self.max_iter > 0:
-            what = ("relative change of the epoch loss" if self.solver == "sgd"
+            what = ("relative change of the epoch loss" if solver == "sgd"
                     else f"gradient max-norm {result.grad_max:.3g}")
-            warnings.warn(f"{self.solver} stopped after max_iter={self.max_iter} iterations "
+            warnings.warn(f"{solver} stopped after max_iter={self.max_iter} iterations "
                           f"before reaching tol={self.tol} ({what}); increase max_iter, "
                           f"or standardise X", ConvergenceWarning, stacklevel=2)
 
@@ -170,18 +171,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                            else np.zeros(result.coef.shape[0]))
         self.n_iter_ = int(result.n_iter)
         self.loss_curve_ = result.loss_curve
+        self.solver_ = solver
         return self
 
-    def _print_progress(self, iteration, loss, grad_max):
-        print(f"{self.solver} iteration {iteration:5d}: loss {loss:.10g}, "
-              f"gradient max-norm {grad_max:.3e}", flush=True)
+    @staticmethod
+    def _progress_printer(solver):
+        def print_progress(iteration, loss, grad_max):
+            print(f"{solver} iteration {iteration:5d}: loss {loss:.10g}, "
+                  f"gradient max-norm {grad_max:.3e}", flush=True)
+        return print_progress
 
     # --- prediction --------------------------------------------------------
 
     def decision_function(self, X):
         """The logits: (n,) for two classes (positive favours classes_[1]), else (n, k)."""
         X = self._check_X(X, reset=False)
-        scores = X @ self.coef_.T + self.intercept_
+        if isinstance(X, linear_model.SparseRows):
+            X = X.to_scipy()
+        scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if self.classes_.size == 2 else scores
 
     def predict(self, X):
@@ -212,10 +219,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if not reset and not hasattr(self, "coef_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
                                  f"call 'fit' before using it")
-        if _is_sparse(X):
-            raise TypeError(f"{type(self).__name__} does not accept sparse input "
-                            f"(got {type(X).__name__}); convert it with X.toarray()")
         original = X
+        if linear_model.is_sparse(X):
+            X = linear_model._prepare_X(X)
+            return self._checked_shape(X, original, reset)
         X = np.asarray(X)
         if X.dtype.kind == "c":
             raise ValueError(f"Complex data not supported: X has dtype {X.dtype}")
@@ -227,7 +234,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}. "
                              f"Reshape your data with X.reshape(-1, 1) if it has one feature, "
                              f"or X.reshape(1, -1) if it is one sample")
-        X = linear_model._prepare_X(X)
+        return self._checked_shape(linear_model._prepare_X(X), original, reset)
+
+    def _checked_shape(self, X, original, reset):
         if _check_feature_names is not None:
             _check_feature_names(self, original, reset=reset, skip_check_array=True)
         if reset:

@@ -15,6 +15,7 @@
 # and the slots are added in a fixed order, so results do not depend on the
 # threads.  Hessian passes give each group of consecutive chunks one Hessian
 # accumulator (memory: a group's Hessian is p² doubles), again a fixed split.
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.math cimport log, fabs
@@ -271,19 +272,27 @@ cdef void group_pass(const Problem* P, const Pass* Q, Py_ssize_t group, Py_ssize
                    P.slots + chunk * P.slot_size, P.scratch + group * P.scratch_size, H, tiles)
 
 
-cdef double* run_pass(const Problem* P, const Pass* Q) noexcept nogil:
-    # Returns the summed slot: gradient-sized sums, loss, weight sum.  A Hessian
-    # pass leaves the summed Hessian blocks in the first group's accumulator.
+cdef int run_pass(const Problem* P, const Pass* Q) except -1 nogil:
+    # Leaves the summed slot in P.slots: gradient-sized sums, loss, weight sum.  A
+    # Hessian pass leaves the summed Hessian blocks in the first group's accumulator.
+    # The groups run in waves of one per thread, with a check for signals (Ctrl-C)
+    # between waves, so that even a long pass stops soon after one arrives.
     cdef Py_ssize_t n_chunks = chunk_count(P, Q.n_rows), n_groups = n_chunks
-    cdef Py_ssize_t group, chunk, j, size = hess_group_size(P)
+    cdef Py_ssize_t group, chunk, j, size = hess_group_size(P), first = 0, last
     cdef int n_threads = P.n_threads
     if Q.want_hess and P.max_hess_groups < n_groups:
         n_groups = P.max_hess_groups
     if Q.n_rows * P.work_per_row < PARALLEL_MIN_WORK or n_groups == 1:
         n_threads = 1
-    for group in prange(n_groups, schedule="static", num_threads=n_threads,
-                        use_threads_if=n_threads > 1):
-        group_pass(P, Q, group, n_groups, n_chunks)
+    while first < n_groups:
+        last = min(n_groups, first + n_threads)
+        for group in prange(first, last, schedule="static", num_threads=n_threads,
+                            use_threads_if=n_threads > 1):
+            group_pass(P, Q, group, n_groups, n_chunks)
+        first = last
+        if first < n_groups:
+            with gil:
+                PyErr_CheckSignals()
     # Slots and groups are added in a fixed order: the same result for any thread count.
     for chunk in range(1, n_chunks):
         for j in range(P.slot_size):
@@ -292,7 +301,7 @@ cdef double* run_pass(const Problem* P, const Pass* Q) noexcept nogil:
         for group in range(1, n_groups):
             for j in range(size):
                 P.hess_groups[j] += P.hess_groups[group * size + j]
-    return P.slots
+    return 0
 
 
 cdef void assemble_hessian(const Problem* P, double scale, double* hess) noexcept nogil:
@@ -454,7 +463,8 @@ cdef class InMemoryObjective(Objective):
         Q.want_grad = grad != NULL
         Q.want_hess = hess != NULL
         Q.keep_curvature = keep_curvature
-        sums = run_pass(P, &Q)
+        run_pass(P, &Q)
+        sums = P.slots
         weight_sum = sums[size + 1]
         for c in range(P.n_classes):
             for j in range(P.n_features):
@@ -481,7 +491,8 @@ cdef class InMemoryObjective(Objective):
         Q.want_grad = True
         Q.want_hess = False
         Q.keep_curvature = False
-        sums = run_pass(P, &Q)
+        run_pass(P, &Q)
+        sums = P.slots
         finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], P.alpha, v, out)
         return 0
 
@@ -497,7 +508,8 @@ cdef class InMemoryObjective(Objective):
         Q.want_grad = True
         Q.want_hess = False
         Q.keep_curvature = False
-        sums = run_pass(P, &Q)
+        run_pass(P, &Q)
+        sums = P.slots
         finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], 0.0, v, out)
         return 0
 

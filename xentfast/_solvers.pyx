@@ -430,6 +430,30 @@ cdef void newton_direction(const double* hess, const double* grad, double* facto
     cholesky_solve(factor, direction, p)
 
 
+cdef void fix_softmax_gauge(Objective f, double* hess) noexcept nogil:
+    # The softmax is unchanged when one vector is added to every class's
+    # parameters, so its Hessian is singular along those directions: the
+    # intercepts' (they are not penalised) and, without a penalty, the
+    # coefficients'.  The gradient has no component there (the residuals of
+    # each sample sum to 0 over the classes), so adding μ times the projector
+    # onto those directions leaves the Newton step unchanged while making H
+    # positive definite.  μ: the mean diagonal entry, to keep the scale.
+    cdef Py_ssize_t k = f.n_classes, d = f.n_features, ps = d + f.fit_intercept
+    cdef Py_ssize_t p = f.n_params, c, c2, j
+    cdef double mu = 0.0
+    if k == 1:
+        return
+    for j in range(p):
+        mu += hess[j * p + j]
+    mu /= p
+    for j in range(ps):
+        if j < d and f.alpha > 0.0:
+            continue
+        for c in range(k):
+            for c2 in range(k):
+                hess[(c * ps + j) * p + c2 * ps + j] += mu / k
+
+
 def newton(Objective f, double[::1] w, Py_ssize_t max_iter, double tol, Progress progress):
     """Newton's method from w (updated in place); returns (n_iter, grad_max).
 
@@ -452,6 +476,7 @@ def newton(Objective f, double[::1] w, Py_ssize_t max_iter, double tol, Progress
         progress.record(0, loss, grad_max)
         while it < max_iter and grad_max > tol:
             it += 1
+            fix_softmax_gauge(f, &hess[0, 0])
             newton_direction(&hess[0, 0], &grad[0], &factor[0, 0], &direction[0], p)
             slope = vdot(&grad[0], &direction[0], p)
             if not slope < 0.0:
@@ -551,7 +576,10 @@ def newton_cg(Objective f, double[::1] w, Py_ssize_t max_iter, double tol,
         evaluate(f, &w[0], &loss, &grad[0], NULL, True)
         grad_max = max_abs(&grad[0], p)
         progress.record(0, loss, grad_max)
-        radius = sqrt(vdot(&grad[0], &grad[0], p))
+        # No trust region until a step disappoints: the first CG solution is taken
+        # whole (the gradient's norm, TRON's first radius, is far too small when
+        # the curvature is small, as with a weak penalty on rare features).
+        radius = INFINITY
         while it < max_iter and grad_max > tol:
             it += 1
             # Superlinear convergence: the CG tolerance shrinks with the gradient.
@@ -577,7 +605,7 @@ def newton_cg(Objective f, double[::1] w, Py_ssize_t max_iter, double tol,
             if not ratio >= 0.25:
                 radius = 0.25 * s_norm
             elif ratio > 0.75 and s_norm >= 0.99 * radius:
-                radius = 2.0 * radius
+                radius = 2.0 * radius   # (never true while the radius is infinite)
             if ratio > 1e-4:
                 vcopy(&w[0], &trial[0], p)
                 vcopy(&grad[0], &trial_grad[0], p)

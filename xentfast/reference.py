@@ -480,14 +480,17 @@ def logistic_loss_grad_hess(w, X, y, *, sample_weight=None, alpha=0.0, fit_inter
 def logistic_newton(w0, X, y, *, n_iter, sample_weight=None, alpha=0.0, fit_intercept=True):
     """Newton's method, plainly: w <- w + t d with H d = -∇f(w) and t the first of
     1, 1/2, 1/4, ... that decreases f by at least 1e-4 t ∇f·d.  Returns (w, losses),
-    the objective before every step and after the last."""
+    the objective before every step and after the last.
+
+    d is the least-squares solution of smallest norm, so that the softmax's
+    singular directions (one vector added to every class) are left alone."""
     options = dict(sample_weight=sample_weight, alpha=alpha, fit_intercept=fit_intercept)
     w = np.array(w0, dtype=np.float64)
     losses = []
     for _ in range(n_iter):
         loss, grad, hess = logistic_loss_grad_hess(w, X, y, **options)
         losses.append(loss)
-        direction = np.linalg.solve(hess, -grad.reshape(-1)).reshape(w.shape)
+        direction = np.linalg.lstsq(hess, -grad.reshape(-1), rcond=None)[0].reshape(w.shape)
         slope = np.sum(grad * direction)
         step = 1.0
         while (logistic_loss_and_grad(w + step * direction, X, y, **options)[0]

@@ -201,3 +201,13 @@ def test_callback_exception_stops_the_fit_and_propagates():
             linear_model.fit_logistic(X, y, 1, solver=solver, max_iter=50, tol=0.0,
                                       callback=callback)
         assert calls == [0, 1, 2] if solver != "sgd" else calls == [1, 2]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fit_refuses_non_finite_X_with_every_solver(solver, bad):
+    # fit checks X through the solver's first pass (or up front for sgd).
+    X = np.random.default_rng(5).standard_normal((50, 3))
+    X[17, 2] = bad
+    with pytest.raises(ValueError, match="X contains nan or inf"):
+        LogisticRegression(solver=solver).fit(X, np.arange(50) % 2)

@@ -449,3 +449,16 @@ def test_progress_bar_draws_one_line():
     assert last.startswith("    4/4 [########] loss 0.20000000  |grad|max 1.00e-04")
     assert last.rstrip().endswith("rows/s")
     assert bar.seconds_per_iteration() > 0
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, 1, 3, 7, 1]), np.array([True, False, True]), np.array([-5, 2**40, 7]),
+    np.array([2**63 + 5, 3], dtype=np.uint64), np.array(["b", "a", "b"]),
+    np.array([0.0, 1.0, 0.0]), np.array([4, 4], dtype=np.uint8)])
+def test_label_encoding_is_numpy_unique(y):
+    from xentfast.logistic_regression import _encode_labels
+    classes, indices = _encode_labels(y)
+    expected_classes, expected_indices = np.unique(y, return_inverse=True)
+    np.testing.assert_array_equal(classes, expected_classes)
+    assert classes.dtype == expected_classes.dtype
+    np.testing.assert_array_equal(indices, expected_indices)

@@ -209,6 +209,8 @@ def nesterov(Objective f, double[::1] w, double step, Py_ssize_t max_iter, doubl
             evaluate(f, &y[0], &loss, &grad[0], NULL, False)
             grad_max = max_abs(&grad[0], p)
             progress.record(it, loss, grad_max)
+            if grad_max != grad_max:
+                break  # nan: nothing to follow
             if grad_max <= tol:
                 vcopy(&w[0], &y[0], p)
                 break

@@ -264,8 +264,10 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_in
                  random_state=None, callback=None, coef_init=None):
     """Minimise the objective from zero (or ``coef_init``) with one of SOLVERS.
 
-    ``X`` comes from ``_prepare_X`` and has been checked to be finite;
-    ``targets`` are float64 in [0, 1] (n_classes == 1) or intp class indices.
+    ``X`` comes from ``_prepare_X``; nan or inf in X raise ValueError (found by
+    the first pass, which then gives nan, rather than by a pass of its own;
+    sgd checks first).  ``targets`` are float64 in [0, 1] (n_classes == 1) or
+    intp class indices.
     ``callback(iteration, loss, grad_max)`` is called once per iteration; an
     exception it raises (or a KeyboardInterrupt) stops the fit and propagates.
     """
@@ -287,9 +289,14 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_in
     width = n_features + bool(fit_intercept)
     w = np.zeros(n_classes * width) if coef_init is None else np.array(
         coef_init, dtype=np.float64).reshape(-1)
-    return run_solver(objective, w, solver, learning_rate=learning_rate, max_iter=max_iter,
-                      tol=float(tol), batch_size=batch_size, random_state=random_state,
-                      callback=callback)
+    if solver == "sgd":
+        _check_X_finite(X)
+    result = run_solver(objective, w, solver, learning_rate=learning_rate, max_iter=max_iter,
+                        tol=float(tol), batch_size=batch_size, random_state=random_state,
+                        callback=callback)
+    if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
+        _check_X_finite(X)
+    return result
 
 
 def run_solver(objective, w, solver, *, learning_rate="auto", max_iter=100, tol=1e-4,

@@ -137,10 +137,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         linear_model.check_solver(self.solver)  # before the data checks: a typo fails fast
         if not (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0):
             raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
-        X = self._check_X(X, reset=True)
+        X = self._check_X(X, reset=True, finite=False)  # fit_logistic checks it
         n_samples, n_features = X.shape
         y = _check_y(y, n_samples)
-        classes, labels = np.unique(y, return_inverse=True)
+        classes, labels = _encode_labels(y)
         if classes.size < 2:
             raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs "
                              f"samples of at least 2 classes")
@@ -214,7 +214,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # --- input checks ------------------------------------------------------
 
-    def _check_X(self, X, *, reset):
+    def _check_X(self, X, *, reset, finite=True):
         """X as a finite float32/float64 (n, d) array; records or checks d."""
         if not reset and not hasattr(self, "coef_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
@@ -222,7 +222,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         original = X
         if linear_model.is_sparse(X):
             X = linear_model._prepare_X(X)
-            return self._checked_shape(X, original, reset)
+            return self._checked_shape(X, original, reset, finite)
         X = np.asarray(X)
         if X.dtype.kind == "c":
             raise ValueError(f"Complex data not supported: X has dtype {X.dtype}")
@@ -234,9 +234,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}. "
                              f"Reshape your data with X.reshape(-1, 1) if it has one feature, "
                              f"or X.reshape(1, -1) if it is one sample")
-        return self._checked_shape(linear_model._prepare_X(X), original, reset)
+        return self._checked_shape(linear_model._prepare_X(X), original, reset, finite)
 
-    def _checked_shape(self, X, original, reset):
+    def _checked_shape(self, X, original, reset, finite):
         if _check_feature_names is not None:
             _check_feature_names(self, original, reset=reset, skip_check_array=True)
         if reset:
@@ -244,8 +244,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input")
-        linear_model._check_X_finite(X)  # last: a pass over all of X
+        if finite:
+            linear_model._check_X_finite(X)  # last: a pass over all of X
         return X
+
+
+def _encode_labels(y):
+    """(classes, indices): the sorted distinct labels and each sample's index among
+    them, as np.unique(y, return_inverse=True) gives them; for integer labels of a
+    small range by counting (a few O(n) passes) rather than by sorting."""
+    if y.dtype.kind in "iub" and y.size:
+        low, high = int(y.min()), int(y.max())
+        if high - low < max(1024, y.size) and high <= np.iinfo(np.intp).max:
+            offset = y.astype(np.intp) - low
+            present = np.flatnonzero(np.bincount(offset, minlength=high - low + 1))
+            lookup = np.zeros(high - low + 1, np.intp)
+            lookup[present] = np.arange(present.size)
+            return (present + low).astype(y.dtype), lookup[offset]
+    return np.unique(y, return_inverse=True)
 
 
 def _check_y(y, n_samples):

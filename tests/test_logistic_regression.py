@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xentfast
-from xentfast import _train, linear_model
+from xentfast import _datasets, _train, linear_model
 from xentfast.logistic_regression import ConvergenceWarning, LogisticRegression, NotFittedError
 
 SOLVERS = linear_model.SOLVERS
@@ -382,7 +382,8 @@ def test_train_command(solver, classes, dtype, capsys):
     assert code == 0
     assert f"400 x 3 {dtype}, {classes} classes; solver {solver}, 1 thread(s)" in out
     assert "training accuracy" in out and "ms per" in out
-    assert "NumPy gradient descent" in out
+    resolved = linear_model.resolve_solver(solver, 4 if classes == "2" else 12)
+    assert ("NumPy Newton's method" if resolved == "newton" else "NumPy gradient descent") in out
     assert "\r" in err and "rows/s" in err and err.endswith("\n")   # the one-line bar
 
 
@@ -394,6 +395,25 @@ def test_train_gd_matches_the_numpy_loop(capsys):
     numpy_line = next(line for line in lines if line.startswith("NumPy"))
     final = ours.split("final loss ")[1].split(",")[0]
     assert numpy_line.split("final loss ")[1].split(",")[0] == final
+
+
+def test_train_newton_matches_the_numpy_newton(capsys):
+    assert _train.main(TINY + ["--solver", "newton", "--alpha", "0.01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ours = next(line for line in lines if line.startswith("newton:"))
+    numpy_line = next(line for line in lines if line.startswith("NumPy"))
+    final = ours.split("final loss ")[1].split(",")[0]
+    assert numpy_line.split("final loss ")[1].split(",")[0] == final
+
+
+@pytest.mark.parametrize("data", ["ill-conditioned", "sparse"])
+def test_train_on_harder_synthetic_data(data, capsys):
+    if data == "sparse":
+        pytest.importorskip("scipy.sparse")
+    assert _train.main(["--data", data, "--n-samples", "2000", "--n-features", "300",
+                        "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(converged)" in out and "training accuracy" in out
 
 
 def test_train_on_bundled_data(capsys):
@@ -428,12 +448,12 @@ def test_train_plot_without_matplotlib(tmp_path, monkeypatch, capsys):
 
 
 def test_train_synthetic_data_follow_the_model():
-    X, y, logits = _train.make_synthetic(20_000, 4, 3, np.float32, seed=1)
+    X, y, logits = _datasets.make_synthetic(20_000, 4, 3, np.float32, seed=1)
     assert X.dtype == np.float32 and X.shape == (20_000, 4) and logits.shape == (20_000, 3)
     # Each class is drawn with its softmax probability: compare the mean frequencies.
     np.testing.assert_allclose(np.bincount(y, minlength=3) / len(y),
                                xentfast.softmax(logits, axis=1).mean(axis=0), atol=0.01)
-    again = _train.make_synthetic(20_000, 4, 3, np.float32, seed=1)
+    again = _datasets.make_synthetic(20_000, 4, 3, np.float32, seed=1)
     np.testing.assert_array_equal(again[1], y)   # a fixed seed gives the same data
 
 

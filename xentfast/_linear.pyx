@@ -36,6 +36,9 @@ cdef enum:
     MIN_CHUNK_ROWS = 256
     PARALLEL_MIN_WORK = 65536   # rows * multiply-adds per row below which one thread is faster
 
+# Multiply-adds between two checks for signals in a long pass (tens of ms).
+cdef double WAVE_WORK = 1 << 26
+
 # Memory budgets (bytes) that set the fixed splits of wide problems.
 cdef Py_ssize_t SLOT_BUDGET = 4 << 20      # all chunks' gradient-sized sums
 cdef Py_ssize_t GATHER_BUDGET = 512 << 10  # one gathered tile of a Fortran-order mini-batch
@@ -275,19 +278,27 @@ cdef void group_pass(const Problem* P, const Pass* Q, Py_ssize_t group, Py_ssize
 cdef int run_pass(const Problem* P, const Pass* Q) except -1 nogil:
     # Leaves the summed slot in P.slots: gradient-sized sums, loss, weight sum.  A
     # Hessian pass leaves the summed Hessian blocks in the first group's accumulator.
-    # The groups run in waves of one per thread, with a check for signals (Ctrl-C)
-    # between waves, so that even a long pass stops soon after one arrives.
+    # Long passes run their groups in waves of about WAVE_WORK multiply-adds, with
+    # a check for signals (Ctrl-C) between waves, so that they stop soon after
+    # one arrives.  Threads take groups as they free up (dynamic schedule): which
+    # thread sums a group does not change the result.
     cdef Py_ssize_t n_chunks = chunk_count(P, Q.n_rows), n_groups = n_chunks
-    cdef Py_ssize_t group, chunk, j, size = hess_group_size(P), first = 0, last
+    cdef Py_ssize_t group, chunk, j, size = hess_group_size(P), first = 0, last, wave
+    cdef double work_per_row = P.work_per_row, group_work
     cdef int n_threads = P.n_threads
-    if Q.want_hess and P.max_hess_groups < n_groups:
-        n_groups = P.max_hess_groups
-    if Q.n_rows * P.work_per_row < PARALLEL_MIN_WORK or n_groups == 1:
+    if Q.want_hess:
+        if P.max_hess_groups < n_groups:
+            n_groups = P.max_hess_groups
+        work_per_row += 0.5 * size
+    if Q.n_rows * work_per_row < PARALLEL_MIN_WORK or n_groups == 1:
         n_threads = 1
+    group_work = work_per_row * Q.n_rows / n_groups
+    wave = <Py_ssize_t>(WAVE_WORK / group_work) // n_threads * n_threads
+    wave = clamp(wave, n_threads, n_groups)
     while first < n_groups:
-        last = min(n_groups, first + n_threads)
-        for group in prange(first, last, schedule="static", num_threads=n_threads,
-                            use_threads_if=n_threads > 1):
+        last = min(n_groups, first + wave)
+        for group in prange(first, last, schedule="dynamic", chunksize=1,
+                            num_threads=n_threads, use_threads_if=n_threads > 1):
             group_pass(P, Q, group, n_groups, n_chunks)
         first = last
         if first < n_groups:

@@ -61,6 +61,9 @@ class SparseRows:
         from scipy import sparse
         return sparse.csr_array((self.data, self.indices, self.indptr), shape=self.shape)
 
+    def __matmul__(self, other):
+        return self.to_scipy() @ other
+
 
 def _check_shape(shape):
     if len(shape) != 2:
@@ -100,6 +103,8 @@ def _prepare_sparse(X):
 def _prepare_X(X):
     """X as a 2-D float32/float64 ndarray, C- or F-contiguous (copied only
     otherwise), or, for scipy.sparse input, as SparseRows."""
+    if isinstance(X, SparseRows):
+        return X
     if is_sparse(X):
         return _prepare_sparse(X)
     X = _checks.as_real_array(X, "X")

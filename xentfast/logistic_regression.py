@@ -186,8 +186,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """The logits: (n,) for two classes (positive favours classes_[1]), else (n, k)."""
         X = self._check_X(X, reset=False)
-        if isinstance(X, linear_model.SparseRows):
-            X = X.to_scipy()
         scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return scores[:, 0] if self.classes_.size == 2 else scores
 

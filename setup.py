@@ -24,7 +24,7 @@ from setuptools.command.build_ext import build_ext
 # Modules with hot loops: built for each kernel set.
 KERNEL_MODULES = ("_activations", "_information", "_losses", "_linear")
 # Modules without hot loops: built once.
-SUPPORT_MODULES = ("_validate", "_build_info", "_objective", "_solvers")
+SUPPORT_MODULES = ("_validate", "_build_info", "_objective", "_solvers", "_penalised")
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,

@@ -31,7 +31,7 @@ cdef struct Problem:
     const double* y               # binary targets in [0, 1]
     const Py_ssize_t* labels      # class indices
     const double* sample_weight   # NULL: every weight 1
-    double total_weight           # Σ s_i over all samples
+    double total_weight           # Σ s_i over all samples (mini-batches are scaled by it)
     int n_threads
     # --- buffers, owned by the InMemoryObjective as NumPy arrays ---
     Py_ssize_t max_chunks         # chunk slots: max_chunks * slot_size doubles

@@ -404,9 +404,11 @@ cdef class InMemoryObjective(Objective):
             labels = targets
             P.labels = &labels[0]
         P.sample_weight = NULL
+        P.total_weight = n_samples
         if sample_weight is not None:
             sw = sample_weight
             P.sample_weight = &sw[0]
+            P.total_weight = np.sum(sample_weight)
 
         P.slot_size = n_classes * (n_features + 1) + 2
         P.max_chunks = clamp(SLOT_BUDGET // (8 * P.slot_size), 1, MAX_CHUNKS)
@@ -477,6 +479,11 @@ cdef class InMemoryObjective(Objective):
         run_pass(P, &Q)
         sums = P.slots
         weight_sum = sums[size + 1]
+        if rows != NULL:
+            # A mini-batch estimates the mean over all samples: its sums are scaled
+            # by the share of the total weight that n_rows samples carry on
+            # average, not by its own weight (which biases it when weights vary).
+            weight_sum = P.total_weight * n_rows / P.n_samples
         for c in range(P.n_classes):
             for j in range(P.n_features):
                 coef = w[c * ps + j]

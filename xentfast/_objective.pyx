@@ -41,6 +41,12 @@ cdef class Objective:
     def _py_gram_product(self, v):
         raise NotImplementedError(f"{type(self).__name__} has no Gram products")
 
+    def reserve_hessian(self):
+        """Allocate what passes that form the Hessian need (before the solver runs)."""
+
+    def reserve_curvature(self):
+        """Allocate what evaluate(keep_curvature) keeps for Hessian products."""
+
     # --- the interface the solvers call -----------------------------------
 
     cdef int evaluate(self, const double* w, const Py_ssize_t* rows, Py_ssize_t n_rows,

@@ -25,54 +25,15 @@ from libc.stdint cimport uint64_t
 import numpy as np
 
 from xentfast._objective cimport Objective
+from xentfast._solver_common cimport (vdot, max_abs, vcopy, step_to, within_rounding,
+                                      check_signals, evaluate, LOSS_ROUNDING, ARMIJO,
+                                      MAX_BACKTRACKS)
 
 cdef enum:
     LBFGS_MEMORY = 10
-    MAX_BACKTRACKS = 40
     MAX_CG_ITERATIONS = 250
 
-cdef double LOSS_ROUNDING = 1e-14   # relative rounding error of a computed loss
-cdef double ARMIJO = 1e-4           # sufficient decrease: f(w + t d) <= f(w) + ARMIJO t ∇f·d
 cdef double PIVOT_TOLERANCE = 1e-10  # see cholesky()
-
-
-# --- small vector helpers (p = number of parameters) ---------------------------
-
-cdef inline double vdot(const double* a, const double* b, Py_ssize_t p) noexcept nogil:
-    cdef double total = 0.0
-    cdef Py_ssize_t j
-    for j in range(p):
-        total += a[j] * b[j]
-    return total
-
-
-cdef inline double max_abs(const double* a, Py_ssize_t p) noexcept nogil:
-    # nan counts as the largest, so that a nan gradient never looks converged.
-    cdef double m = 0.0
-    cdef Py_ssize_t j
-    for j in range(p):
-        if fabs(a[j]) > m or a[j] != a[j]:
-            m = fabs(a[j])
-    return m
-
-
-cdef inline void vcopy(double* dst, const double* src, Py_ssize_t p) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(p):
-        dst[j] = src[j]
-
-
-cdef inline void step_to(double* dst, const double* w, double step, const double* direction,
-                         Py_ssize_t p) noexcept nogil:
-    # dst = w + step * direction
-    cdef Py_ssize_t j
-    for j in range(p):
-        dst[j] = w[j] + step * direction[j]
-
-
-cdef inline bint within_rounding(double new, double old) noexcept nogil:
-    # new is no larger than old, up to the rounding error of a computed loss.
-    return new <= old + LOSS_ROUNDING * fabs(old)
 
 
 cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
@@ -95,20 +56,11 @@ cdef void shuffle(Py_ssize_t* order, Py_ssize_t n, uint64_t* state) noexcept nog
         order[j] = tmp
 
 
-cdef int check_signals() except -1 nogil:
-    # Ctrl-C (or any Python signal handler that raises) stops the solver here.
-    with gil:
-        PyErr_CheckSignals()
-    return 0
-
-
 cdef class Progress:
     """The objective after every iteration (the loss curve), and the user's
     callback(iteration, loss, grad_max).  record() also checks for signals, so
     an exception from the callback or a KeyboardInterrupt stops the solver
     and propagates out of it."""
-    cdef list losses
-    cdef object callback
 
     def __init__(self, callback=None):
         self.losses = []
@@ -124,13 +76,6 @@ cdef class Progress:
 
     def curve(self):
         return np.array(self.losses, dtype=np.float64)
-
-
-cdef inline int evaluate(Objective f, const double* w, double* loss, double* grad,
-                         double* hess, bint keep_curvature) except -1 nogil:
-    # A pass over all samples, then a check for signals.
-    f.evaluate(w, NULL, 0, loss, grad, hess, keep_curvature)
-    return check_signals()
 
 
 # --- first-order solvers ------------------------------------------------------

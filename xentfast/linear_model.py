@@ -22,11 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xentfast import _checks, _solvers, _validate
+from xentfast import _checks, _penalised, _solvers, _validate
 from xentfast._kernels import _linear
 from xentfast._config import get_num_threads
 
 SOLVERS = ("auto", "newton", "newton-cg", "lbfgs", "gd", "nesterov", "sgd")
+# The solvers that take an L1 penalty (l1_ratio > 0), by their proximal variants.
+L1_SOLVERS = ("auto", "newton", "gd", "nesterov")
 
 # solver="auto" takes Newton's method with a Hessian matrix up to this many
 # parameters (k (d + 1)): beyond it, forming and factorising H costs more than
@@ -249,12 +251,24 @@ def check_solver(solver):
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
 
 
-def resolve_solver(solver, n_params):
+def check_l1_ratio(l1_ratio, solver):
+    if not (isinstance(l1_ratio, numbers.Real) and 0.0 <= l1_ratio <= 1.0):
+        raise ValueError(f"l1_ratio must be a number in [0, 1], got {l1_ratio!r}")
+    if l1_ratio > 0 and solver not in L1_SOLVERS:
+        raise ValueError(f"solver={solver!r} does not take an L1 penalty (l1_ratio="
+                         f"{l1_ratio}); use one of {L1_SOLVERS}")
+    return float(l1_ratio)
+
+
+def resolve_solver(solver, n_params, l1_ratio=0.0):
     """The solver that "auto" stands for: Newton's method with a Hessian matrix
-    up to NEWTON_MAX_PARAMS parameters, trust-region Newton-CG beyond."""
+    up to NEWTON_MAX_PARAMS parameters; beyond, trust-region Newton-CG (or,
+    with an L1 penalty, FISTA)."""
     if solver != "auto":
         return solver
-    return "newton" if n_params <= NEWTON_MAX_PARAMS else "newton-cg"
+    if n_params <= NEWTON_MAX_PARAMS:
+        return "newton"
+    return "newton-cg" if l1_ratio == 0 else "nesterov"
 
 
 def _count(value, name):
@@ -264,10 +278,12 @@ def _count(value, name):
     return min(int(value), sys.maxsize)
 
 
-def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_intercept=True,
-                 solver="auto", learning_rate="auto", max_iter=100, tol=1e-4, batch_size=256,
-                 random_state=None, callback=None, coef_init=None):
-    """Minimise the objective from zero (or ``coef_init``) with one of SOLVERS.
+def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, l1_ratio=0.0,
+                 fit_intercept=True, solver="auto", learning_rate="auto", max_iter=100,
+                 tol=1e-4, batch_size=256, random_state=None, callback=None, coef_init=None):
+    """Minimise the objective from zero (or ``coef_init``) with one of SOLVERS:
+
+        Σ s_i CE_i / Σ s_i + alpha (l1_ratio ||coef||₁ + (1 - l1_ratio)/2 ||coef||²)
 
     ``X`` comes from ``_prepare_X``; nan or inf in X raise ValueError (found by
     the first pass, which then gives nan, rather than by a pass of its own;
@@ -277,9 +293,33 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_in
     exception it raises (or a KeyboardInterrupt) stops the fit and propagates.
     """
     check_solver(solver)
+    l1_ratio = check_l1_ratio(l1_ratio, solver)
+    alpha = _check_alpha(alpha)
+    n_samples, n_features = X.shape
+    objective = make_objective(X, targets, n_classes, sample_weight,
+                               alpha * (1.0 - l1_ratio), fit_intercept)
+    solver = resolve_solver(solver, objective.n_params, l1_ratio)
+    width = n_features + bool(fit_intercept)
+    w = np.zeros(n_classes * width) if coef_init is None else np.array(
+        coef_init, dtype=np.float64).reshape(-1)
+    if solver == "sgd":
+        _check_X_finite(X)
+    result = run_solver(objective, w, solver, l1=alpha * l1_ratio, learning_rate=learning_rate,
+                        max_iter=max_iter, tol=tol, batch_size=batch_size,
+                        random_state=random_state, callback=callback)
+    if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
+        _check_X_finite(X)
+    return result
+
+
+def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=100, tol=1e-4,
+               batch_size=256, random_state=None, callback=None):
+    """Run a resolved solver on an Objective from w (updated in place); ``l1``: the
+    L1 penalty's strength (alpha * l1_ratio) on top of the objective."""
     max_iter = _count(max_iter, "max_iter")
     if not (isinstance(tol, numbers.Real) and tol >= 0):
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    tol = float(tol)
     batch_size = _count(batch_size, "batch_size")
     if batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
@@ -288,33 +328,24 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, fit_in
                            and np.isfinite(learning_rate)):
         raise ValueError(f'learning_rate must be "auto" or a positive number, '
                          f"got {learning_rate!r}")
-    n_samples, n_features = X.shape
-    objective = make_objective(X, targets, n_classes, sample_weight, alpha, fit_intercept)
-    solver = resolve_solver(solver, objective.n_params)
-    width = n_features + bool(fit_intercept)
-    w = np.zeros(n_classes * width) if coef_init is None else np.array(
-        coef_init, dtype=np.float64).reshape(-1)
-    if solver == "sgd":
-        _check_X_finite(X)
-    result = run_solver(objective, w, solver, learning_rate=learning_rate, max_iter=max_iter,
-                        tol=float(tol), batch_size=batch_size, random_state=random_state,
-                        callback=callback)
-    if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
-        _check_X_finite(X)
-    return result
-
-
-def run_solver(objective, w, solver, *, learning_rate="auto", max_iter=100, tol=1e-4,
-               batch_size=256, random_state=None, callback=None):
-    """Run a resolved solver on an Objective from w (updated in place)."""
-    fixed_step = not (isinstance(learning_rate, str) and learning_rate == "auto")
     progress = _solvers.Progress(callback)
     step = float(learning_rate) if fixed_step else np.nan
     if solver in ("gd", "nesterov", "sgd") and not fixed_step:
         bound = _solvers.lipschitz_bound(objective)
         # L = 0: the objective is constant (X = 0 without an intercept); any step will do.
         step = 1.0 / bound if bound > 0 else 1.0
-    if solver == "newton":
+    if l1 > 0:
+        if solver == "newton":
+            objective.reserve_hessian()
+            n_iter, grad_max = _penalised.proximal_newton(objective, w, l1, max_iter, tol,
+                                                          progress)
+        elif solver == "gd":
+            n_iter, grad_max = _penalised.proximal_gradient(objective, w, l1, step,
+                                                            not fixed_step, max_iter, tol,
+                                                            progress)
+        else:
+            n_iter, grad_max = _penalised.fista(objective, w, l1, step, max_iter, tol, progress)
+    elif solver == "newton":
         objective.reserve_hessian()
         n_iter, grad_max = _solvers.newton(objective, w, max_iter, tol, progress)
     elif solver == "newton-cg":

@@ -112,15 +112,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     (with scikit-learn >= 1.6).
     """
 
-    def __init__(self, alpha=0.0, fit_intercept=True, solver="auto", learning_rate="auto",
-                 max_iter=100, tol=1e-4, batch_size=256, random_state=None, verbose=0):
+    def __init__(self, alpha=0.0, l1_ratio=0.0, fit_intercept=True, solver="auto",
+                 learning_rate="auto", max_iter=100, tol=1e-4, batch_size=256,
+                 class_weight=None, warm_start=False, random_state=None, verbose=0):
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -128,43 +132,83 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # scikit-learn >= 1.6 reads what input the estimator takes from its tags.
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # sgd's step decays as 1/sqrt(epoch): within max_iter epochs it need not come
+        # near the optimum when that is far from 0 (e.g. with extreme class weights).
+        tags.classifier_tags.poor_score = self.solver == "sgd"
         return tags
 
     # --- fitting -----------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None):
         """Fit to X (n, d) and class labels y (n,); returns self."""
-        linear_model.check_solver(self.solver)  # before the data checks: a typo fails fast
-        if not (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0):
-            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
-        X = self._check_X(X, reset=True, finite=False)  # fit_logistic checks it
+        self._check_params()  # before the data checks: a typo fails fast
+        if any(_is_dask_collection(a) for a in (X, y, sample_weight)):
+            from xentfast import dask as xentfast_dask  # ImportError names the extra
+            return xentfast_dask.fit_estimator(self, X, y, sample_weight)
+        X = self._check_X(X, reset=True, finite=False)  # the first pass checks it
         n_samples, n_features = X.shape
         y = _check_y(y, n_samples)
         classes, labels = _encode_labels(y)
-        if classes.size < 2:
-            raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs "
-                             f"samples of at least 2 classes")
+        _check_classes(classes)
         sample_weight = linear_model._sample_weight(sample_weight, n_samples)
-
+        sample_weight = class_weighted(self.class_weight, classes, labels, sample_weight)
         binary = classes.size == 2
-        n_classes = 1 if binary else classes.size
         # Binary: one logit for the second class, targets 0/1; else one row per class.
         targets = labels.astype(np.float64) if binary else labels.astype(np.intp)
-        solver = linear_model.resolve_solver(
-            self.solver, n_classes * (n_features + bool(self.fit_intercept)))
-        result = linear_model.fit_logistic(
-            X, targets, n_classes, sample_weight=sample_weight,
-            alpha=self.alpha, fit_intercept=self.fit_intercept, solver=solver,
-            learning_rate=self.learning_rate, max_iter=self.max_iter, tol=self.tol,
-            batch_size=self.batch_size, random_state=self.random_state,
-            callback=self._progress_printer(solver) if self.verbose > 0 else None)
+        objective = linear_model.make_objective(
+            X, targets, 1 if binary else classes.size, sample_weight,
+            self.alpha * (1.0 - self.l1_ratio), self.fit_intercept)
+        return self._fit_objective(objective, classes,
+                                   check_data=lambda: linear_model._check_X_finite(X))
+
+    def _check_params(self):
+        linear_model.check_solver(self.solver)
+        linear_model.check_l1_ratio(self.l1_ratio, self.solver)
+        linear_model._check_alpha(self.alpha)
+        if not (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0):
+            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
+        if not (self.class_weight is None or isinstance(self.class_weight, dict)
+                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
+            raise ValueError(f'class_weight must be None, "balanced" or a dict, '
+                             f"got {self.class_weight!r}")
+
+    def _initial_parameters(self, n_rows, n_features):
+        """Zeros, or with warm_start the fitted coef_ and intercept_ as flat parameters."""
+        width = n_features + bool(self.fit_intercept)
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return np.zeros(n_rows * width)
+        coef = _dense(self.coef_)
+        if coef.shape != (n_rows, n_features):
+            raise ValueError(f"warm_start: the fitted coef_ has shape {coef.shape}, but this "
+                             f"fit needs ({n_rows}, {n_features}); set warm_start=False or "
+                             f"refit on data with the same classes and features")
+        start = np.column_stack([coef, self.intercept_]) if self.fit_intercept else coef
+        return np.array(start, dtype=np.float64).reshape(-1)
+
+    def _fit_objective(self, objective, classes, check_data):
+        """Minimise ``objective`` (an Objective over the data, of this estimator's
+        classes) with the estimator's solver and options, and set the fitted
+        attributes.  ``check_data()`` raises the data's problem when the first
+        pass gives nan.  Shared by the in-memory and the Dask fits."""
+        l1_ratio = float(self.l1_ratio)
+        solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio)
+        n_features = objective.n_features
+        w = self._initial_parameters(objective.n_classes, n_features)
+        callback = self._progress_printer(solver) if self.verbose > 0 else None
+        if solver == "sgd":
+            check_data()
+        result = linear_model.run_solver(
+            objective, w, solver, l1=self.alpha * l1_ratio, learning_rate=self.learning_rate,
+            max_iter=self.max_iter, tol=self.tol, batch_size=self.batch_size,
+            random_state=self.random_state, callback=callback)
+        if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
+            check_data()
         if not result.converged and self.max_iter > 0:
             what = ("relative change of the epoch loss" if solver == "sgd"
                     else f"gradient max-norm {result.grad_max:.3g}")
             warnings.warn(f"{solver} stopped after max_iter={self.max_iter} iterations "
                           f"before reaching tol={self.tol} ({what}); increase max_iter, "
-                          f"or standardise X", ConvergenceWarning, stacklevel=2)
-
+                          f"or standardise X", ConvergenceWarning, stacklevel=3)
         self.classes_ = classes
         self.coef_ = result.coef[:, :n_features].copy()
         self.intercept_ = (result.coef[:, n_features].copy() if self.fit_intercept
@@ -172,6 +216,26 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = int(result.n_iter)
         self.loss_curve_ = result.loss_curve
         self.solver_ = solver
+        return self
+
+    # --- sparse coefficients, as scikit-learn's linear models -----------------
+
+    def sparsify(self):
+        """Store coef_ as a scipy.sparse CSR matrix (worth it when most are 0, as with
+        an L1 penalty); predictions are unchanged.  Returns self."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 f"call 'fit' before using it")
+        from scipy import sparse
+        self.coef_ = sparse.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Store coef_ as a NumPy array again (the default after fit).  Returns self."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 f"call 'fit' before using it")
+        self.coef_ = _dense(self.coef_)
         return self
 
     @staticmethod
@@ -186,7 +250,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """The logits: (n,) for two classes (positive favours classes_[1]), else (n, k)."""
         X = self._check_X(X, reset=False)
-        scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        scores = X @ self.coef_.T
+        scores = _dense(scores) + self.intercept_
         return scores[:, 0] if self.classes_.size == 2 else scores
 
     def predict(self, X):
@@ -245,6 +310,61 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if finite:
             linear_model._check_X_finite(X)  # last: a pass over all of X
         return X
+
+
+def _is_dask_collection(a):
+    # Without importing Dask: its collections carry the __dask_graph__ protocol.
+    return a is not None and hasattr(type(a), "__dask_graph__")
+
+
+def _dense(a):
+    """A NumPy array of a dense or scipy.sparse one."""
+    return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
+
+
+def _check_classes(classes):
+    if classes.size < 2:
+        raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs "
+                         f"samples of at least 2 classes")
+
+
+def class_weights(class_weight, classes, labels, sample_weight):
+    """The weight of each class (an array like classes), as scikit-learn computes
+    it: None gives 1s; "balanced" gives n / (k · count_c), from the sample weights'
+    sums per class when there are sample weights; a dict maps labels to weights
+    (1 for the labels it does not name)."""
+    if class_weight is None:
+        return np.ones(classes.size)
+    if isinstance(class_weight, str):  # "balanced"
+        counts = np.bincount(labels, weights=sample_weight, minlength=classes.size)
+        return counts.sum() / (classes.size * counts)
+    weights = np.ones(classes.size)
+    unnamed = []
+    for index, label in enumerate(classes.tolist()):
+        key = label if isinstance(label, str) else _int_or_self(label)
+        if key in class_weight:
+            weights[index] = class_weight[key]
+        else:
+            unnamed.append(label)
+    if unnamed and classes.size - len(unnamed) != len(class_weight):
+        raise ValueError(f"The classes, {unnamed}, are not in class_weight")
+    return weights
+
+
+def _int_or_self(label):
+    try:
+        return int(label)
+    except (TypeError, ValueError):
+        return label
+
+
+def class_weighted(class_weight, classes, labels, sample_weight):
+    """The sample weights times the weight of each sample's class (None if both are 1)."""
+    if class_weight is None:
+        return sample_weight
+    weights = class_weights(class_weight, classes, labels, sample_weight)
+    combined = weights[labels] if sample_weight is None else sample_weight * weights[labels]
+    return linear_model._sample_weight(combined, labels.size)
 
 
 def _encode_labels(y):

@@ -315,9 +315,10 @@ cdef int run_pass(const Problem* P, const Pass* Q) except -1 nogil:
     return 0
 
 
-cdef void assemble_hessian(const Problem* P, double scale, double* hess) noexcept nogil:
+cdef void assemble_hessian(const Problem* P, double scale, double alpha,
+                           double* hess) noexcept nogil:
     # The full (p, p) Hessian from the summed class blocks' upper triangles, times
-    # scale, plus α on the coefficients' diagonal.
+    # scale, plus alpha on the coefficients' diagonal.
     cdef Py_ssize_t k = P.n_classes, d = P.n_features, hd = P.hess_dim
     cdef Py_ssize_t ps = d + P.fit_intercept, p = k * ps, c, c2, j, l
     cdef const double* B
@@ -331,7 +332,7 @@ cdef void assemble_hessian(const Problem* P, double scale, double* hess) noexcep
                     hess[(c * ps + j) * p + c2 * ps + l] = value
                     hess[(c2 * ps + l) * p + c * ps + j] = value
         for j in range(d):
-            hess[(c * ps + j) * p + c * ps + j] += P.alpha
+            hess[(c * ps + j) * p + c * ps + j] += alpha
 
 
 cdef void finish_gradient(const Problem* P, const double* sums, double scale, double alpha,
@@ -492,7 +493,7 @@ cdef class InMemoryObjective(Objective):
         if grad != NULL:
             finish_gradient(P, sums, 1.0 / weight_sum, P.alpha, w, grad)
         if hess != NULL:
-            assemble_hessian(P, 1.0 / weight_sum, hess)
+            assemble_hessian(P, 1.0 / weight_sum, P.alpha, hess)
         return 0
 
     cdef int hessian_product(self, const double* v, double* out) except -1 nogil:
@@ -530,6 +531,63 @@ cdef class InMemoryObjective(Objective):
         sums = P.slots
         finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], 0.0, v, out)
         return 0
+
+
+    def raw_sums(self, w, bint want_grad=True, bint want_hess=False):
+        """(Σ s_i CE_i, Σ s_i, Σ s_i ∇CE_i or None, Σ s_i ∇²CE_i or None) at flat
+        parameters w, from one pass: the sums before they are divided by Σ s_i,
+        without the penalty.  A distributed fit adds these up over blocks."""
+        cdef Problem* P = &self.problem
+        cdef const double[::1] wv = self._parameters(w)
+        cdef Pass Q
+        cdef Py_ssize_t size = P.slot_size - 2
+        cdef double[::1] grad
+        cdef double[:, ::1] hess
+        if want_hess:
+            self.reserve_hessian()
+        Q.mode = EVALUATE
+        Q.w = &wv[0]
+        Q.rows = NULL
+        Q.n_rows = P.n_samples
+        Q.want_grad = want_grad
+        Q.want_hess = want_hess
+        Q.keep_curvature = False
+        with nogil:
+            run_pass(P, &Q)
+        grad_sum = hess_sum = None
+        if want_grad:
+            grad = grad_sum = np.empty(self.n_params)
+            finish_gradient(P, P.slots, 1.0, 0.0, &wv[0], &grad[0])
+        if want_hess:
+            hess = hess_sum = np.empty((self.n_params, self.n_params))
+            assemble_hessian(P, 1.0, 0.0, &hess[0, 0])
+        return P.slots[size], P.slots[size + 1], grad_sum, hess_sum
+
+    def raw_hessian_vector(self, w, v):
+        """Σ s_i ∇²CE_i(w) v, the unnormalised Hessian product at w (two passes:
+        the curvature at w, then the product)."""
+        cdef Problem* P = &self.problem
+        cdef const double[::1] wv = self._parameters(w)
+        cdef const double[::1] vv = self._parameters(v)
+        cdef double[::1] out = np.empty(self.n_params)
+        cdef Pass Q
+        self.reserve_curvature()
+        Q.mode = EVALUATE
+        Q.w = &wv[0]
+        Q.rows = NULL
+        Q.n_rows = P.n_samples
+        Q.want_grad = False
+        Q.want_hess = False
+        Q.keep_curvature = True
+        with nogil:
+            run_pass(P, &Q)
+        Q.mode = HESSIAN_PRODUCT
+        Q.w = &vv[0]
+        Q.keep_curvature = False
+        with nogil:
+            run_pass(P, &Q)
+        finish_gradient(P, P.slots, 1.0, 0.0, &vv[0], &out[0])
+        return np.asarray(out)
 
 
 cdef const void* _address(arr) except NULL:

@@ -454,6 +454,11 @@ cdef class InMemoryObjective(Objective):
             self.problem.curvature = self._buffer(
                 "curvature", self.problem.n_samples * self.problem.n_classes)
 
+    def set_alpha(self, double alpha):
+        """Change the L2 penalty (a regularisation path refits at several)."""
+        Objective.set_alpha(self, alpha)
+        self.problem.alpha = alpha
+
     def set_threads(self, int n_threads):
         self.problem.n_threads = n_threads if n_threads > 0 else 1
 

@@ -26,7 +26,8 @@ from setuptools.command.build_ext import build_ext
 # Modules with hot loops: built for each kernel set.
 KERNEL_MODULES = ("_activations", "_information", "_losses", "_linear")
 # Modules without hot loops: built once.
-SUPPORT_MODULES = ("_validate", "_build_info", "_threads")
+SUPPORT_MODULES = ("_validate", "_build_info", "_objective", "_solvers", "_penalised",
+                   "_threads")
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,
@@ -110,7 +111,7 @@ class BuildExtWithOpenMP(build_ext):
 
 
 def extension(name, module):
-    return Extension(name, [f"xentfast/{module}.pyx"], include_dirs=[np.get_include()],
+    return Extension(name, [f"xentfast/{module}.pyx"], include_dirs=[np.get_include(), "xentfast"],
                      define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
 
 
@@ -138,7 +139,7 @@ if targets_x86_64() and os.environ.get("XENTFAST_AVX2", "1") != "0":
     # depends: rebuild when the generated C changes (the including file does not).
     extra_sets = [Extension(f"xentfast.{package}.{module}", [kernel_set_source(package, module)],
                             depends=[os.path.join("xentfast", f"{module}.c")],
-                            include_dirs=[np.get_include()],
+                            include_dirs=[np.get_include(), "xentfast"],
                             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
                   for package in KERNEL_SET_COMPILE_ARGS for module in KERNEL_MODULES]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xentfast
-from xentfast import _build_info
+from xentfast import _build_info, _threads
 
 TIMEOUT = 120  # seconds for a child Python; the scripts take about one
 
@@ -132,6 +132,15 @@ def test_child_may_raise_its_thread_count_again():
 # ---------------------------------------------------------------------------
 # threadpoolctl and the thread count
 
+
+@pytest.fixture
+def no_thread_cap():
+    """No set_num_threads cap during the test (whatever earlier tests left); restored after."""
+    saved = _threads.get_cap()
+    _threads.set_cap(0)
+    yield
+    _threads.set_cap(saved)
+
 THREADS_SCRIPT = """
     import os
     import numpy as np
@@ -169,7 +178,7 @@ def test_threadpool_limits_stops_the_worker_threads():
 
 
 @needs_openmp
-def test_openmp_maximum_caps_the_count_in_process():
+def test_openmp_maximum_caps_the_count_in_process(no_thread_cap):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     before = xentfast.get_num_threads()
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
@@ -182,7 +191,7 @@ def test_openmp_maximum_caps_the_count_in_process():
         with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
             assert xentfast.get_num_threads() == 1  # the cap holds
     finally:
-        xentfast.set_num_threads(max(before, 1))
+        xentfast.set_num_threads(before)
 
 
 @needs_openmp
@@ -210,7 +219,7 @@ def test_thread_count_from_environment(env, expected):
 
 @pytest.mark.parametrize("bad", [2**31, 40_000, 100_000, 1025, np.int64(2**40), 0, -1, 1.5,
                                  "2", True, None])
-def test_set_num_threads_rejects_bad_counts(bad):
+def test_set_num_threads_rejects_bad_counts(bad, no_thread_cap):
     before = xentfast.get_num_threads()
     try:
         with pytest.raises(ValueError, match="number of threads must be an integer from 1 to"):
@@ -220,7 +229,7 @@ def test_set_num_threads_rejects_bad_counts(bad):
     assert xentfast.get_num_threads() == before
 
 
-def test_set_num_threads_accepts_up_to_the_maximum():
+def test_set_num_threads_accepts_up_to_the_maximum(no_thread_cap):
     before = xentfast.get_num_threads()
     try:
         xentfast.set_num_threads(np.int32(1))

@@ -6,10 +6,13 @@
 #   tools/sanitize.sh                 # all three kernel sets, as CI runs them
 #   tools/sanitize.sh avx2            # one kernel set (auto, avx2 or baseline)
 #   tools/sanitize.sh auto -k losses  # further arguments go to pytest
+#   SANITIZE_DIR=/tmp/san tools/sanitize.sh   # keep (and reuse) the build there
 #
-# Any report stops the run: UBSan halts on its first error, ASan on any memory
-# error.  Leak detection is off (CPython keeps objects alive until exit).
-# Needs gcc (or clang) with the sanitizer runtimes, and pip access for the build.
+# Any report stops the run (UBSan halts on its first error, ASan on any memory
+# error) and is printed at the end: pytest captures the output of a test, and a
+# halted process cannot pass it on, so the sanitizers write to log files.  Leak
+# detection is off (CPython keeps objects alive until exit).  Needs gcc (or
+# clang) with the sanitizer runtimes, and pip access for the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kernel_sets=("auto" "avx2" "baseline")
@@ -18,31 +21,45 @@ if [ $# -gt 0 ]; then
     shift
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-# A copy of the sources (tracked and new files, no build outputs): the
-# sanitized objects must not land in this tree's build/ folder.
-mkdir "$work/src"
-git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-    | xargs -0 cp --parents -t "$work/src"
-
-python3 -m venv "$work/venv"
-# shellcheck disable=SC1091
-. "$work/venv/bin/activate"
-python -m pip install --quiet --upgrade pip
-XENTFAST_SANITIZE=1 python -m pip install --quiet "$work/src[test]"
+work="${SANITIZE_DIR:-}"
+if [ -z "$work" ]; then
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+fi
+if [ ! -x "$work/venv/bin/python" ]; then
+    # A copy of the sources (tracked and new files, no build outputs): the
+    # sanitized objects must not land in this tree's build/ folder.
+    mkdir -p "$work/src"
+    git ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+        | xargs -0 cp --parents -t "$work/src"
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/python" -m pip install --quiet --upgrade pip
+    XENTFAST_SANITIZE=1 "$work/venv/bin/python" -m pip install --quiet "$work/src[test]"
+fi
 
 asan="$(${CC:-gcc} -print-file-name=libasan.so)"
 if [ ! -e "$asan" ]; then
     echo "sanitize.sh: no libasan.so for ${CC:-gcc}" >&2
     exit 1
 fi
+logs="$work/logs"
+rm -rf "$logs" && mkdir -p "$logs"
 export LD_PRELOAD="$asan"   # the ASan runtime must load before everything else
-export ASAN_OPTIONS="detect_leaks=0"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="detect_leaks=0:log_path=$logs/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan"
 cd "$work"   # import the installed (sanitized) package, not the sources
+status=0
 for kernels in "${kernel_sets[@]}"; do
     echo "== XENTFAST_KERNELS=$kernels"
-    XENTFAST_KERNELS="$kernels" python -m pytest -q -p no:cacheprovider "$work/src/tests" "$@"
+    XENTFAST_KERNELS="$kernels" "$work/venv/bin/python" -m pytest -q -p no:cacheprovider \
+        "$work/src/tests" "$@" || status=$?
+    if compgen -G "$logs/*" > /dev/null; then
+        echo "== sanitizer reports:"
+        cat "$logs"/*
+        status=1
+        break
+    fi
+    [ "$status" -eq 0 ] || break
 done
+exit "$status"

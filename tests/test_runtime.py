@@ -53,7 +53,9 @@ FORK_SCRIPT = """
     import xentfast as xf
 
     x = np.linspace(-5, 5, 10**6)
+    X, y = x.reshape(-1, 20), (x[::20] > 0).astype(float)
     expected = xf.sigmoid(x)            # large enough to run on every thread
+    loss, grad = xf.logistic_loss_and_grad(np.zeros(21), X, y)
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -61,6 +63,7 @@ FORK_SCRIPT = """
             ok = (np.array_equal(xf.sigmoid(x), expected)
                   and np.isfinite(xf.softmax_cross_entropy(x.reshape(-1, 10),
                                                            np.zeros(10**5, np.intp)))
+                  and np.allclose(xf.logistic_loss_and_grad(np.zeros(21), X, y)[1], grad)
                   and xf.get_num_threads() == 1)
             code = 0 if ok else 3
         finally:

@@ -512,9 +512,13 @@ def softmax_loss_tolerances(logits, targets, weight=None, class_weight=None,
     # log_softmax(z)_j = (z_j - m) - log Σ e^(z - m) has absolute error ~ eps (|z_j| + |m| + log k)
     magnitude = finite_abs(z) + slice_magnitude(z, -1, keepdims=True)
     with np.errstate(all="ignore"):
-        loss_magnitude = np.where(ignored, 0.0, w * (a * magnitude).sum(axis=-1))
-        grad_magnitude = w[:, None] * (a.sum(axis=-1, keepdims=True) * np.nan_to_num(p)
-                                       * magnitude + a)
+        # a magnitude near 1e308 overflows to inf; a 0 coefficient or probability
+        # times it is 0, not nan
+        p = np.nan_to_num(p)
+        loss_magnitude = np.where(ignored, 0.0,
+                                  w * np.where(a == 0, 0.0, a * magnitude).sum(axis=-1))
+        grad_magnitude = w[:, None] * (np.where(p == 0, 0.0, a.sum(axis=-1, keepdims=True) * p
+                                                * magnitude) + a)
         if reduction == "none":
             loss_magnitude = loss_magnitude.reshape(shape[:-1])
         else:

@@ -23,6 +23,8 @@ def as_real_array(a, name):
 
     float32 and float64 are kept; every other real dtype (ints, bools, float16,
     longdouble) becomes float64.  Complex, object, string and time dtypes raise.
+    An array not aligned for its dtype (a view at an odd byte offset of a buffer)
+    is copied: the kernels read through typed pointers.
     """
     if type(a) is not np.ndarray and hasattr(a, "nnz") and hasattr(a, "tocsr"):
         raise TypeError(f"{name} is a scipy.sparse {type(a).__name__}, but this function takes "
@@ -30,7 +32,7 @@ def as_real_array(a, name):
                         f"and LogisticRegression take sparse X)")
     arr = np.asarray(a)
     if arr.dtype in FLOAT_DTYPES:
-        return arr
+        return _validate.aligned(arr)
     if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:
         # byte-swapped float32/float64: keep the precision, in native byte order
         return arr.astype(arr.dtype.newbyteorder("="))
@@ -40,11 +42,12 @@ def as_real_array(a, name):
 
 
 def as_dtype(a, name, dtype):
-    """A real array-like converted to ``dtype`` (no copy when it already has it)."""
+    """A real array-like converted to ``dtype`` (no copy when it already has it and
+    is aligned)."""
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return arr.astype(dtype, copy=False)
+    return _validate.aligned(arr.astype(dtype, copy=False))
 
 
 def common_float_dtype(*arrays):
@@ -168,7 +171,7 @@ def class_index_targets(targets, n_classes, ignore_index, batch_shape, check_val
     if (targets.dtype != INTP and not np.can_cast(targets.dtype, INTP) and targets.size
             and (targets.min() < INTP_RANGE.min or targets.max() > INTP_RANGE.max)):
         raise ValueError("targets hold class indices too large for this platform")
-    index = targets.astype(INTP, copy=False)
+    index = _validate.aligned(targets.astype(INTP, copy=False))
     if not check_values:
         return index
     flat_index = _flat(index)

@@ -9,6 +9,13 @@ cimport numpy as cnp
 cnp.import_array()
 
 
+def aligned(cnp.ndarray a):
+    """``a`` itself if it is aligned for its dtype, else a copy (in the same order)."""
+    if cnp.PyArray_ISALIGNED(a):
+        return a
+    return cnp.PyArray_NewCopy(a, cnp.NPY_KEEPORDER)
+
+
 def c_contiguous_aligned(cnp.ndarray a):
     """``a`` itself if it is C-contiguous and aligned, else a copy that is.
 

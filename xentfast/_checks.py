@@ -16,6 +16,10 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INTP = np.dtype(np.intp)
 INTP_RANGE = np.iinfo(np.intp)
 REDUCTIONS = ("none", "sum", "mean")
+# np.asarray that also copies an array not aligned for its dtype (a view at an
+# odd byte offset of a buffer): the kernels read through typed pointers.  Bound
+# once: it runs for every argument.
+_asarray = _validate.aligned_array
 
 
 def as_real_array(a, name):
@@ -30,9 +34,9 @@ def as_real_array(a, name):
         raise TypeError(f"{name} is a scipy.sparse {type(a).__name__}, but this function takes "
                         f"dense arrays: convert it with .toarray() (logistic_loss_and_grad "
                         f"and LogisticRegression take sparse X)")
-    arr = np.asarray(a)
+    arr = _asarray(a)
     if arr.dtype in FLOAT_DTYPES:
-        return _validate.aligned(arr)
+        return arr
     if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:
         # byte-swapped float32/float64: keep the precision, in native byte order
         return arr.astype(arr.dtype.newbyteorder("="))
@@ -44,10 +48,10 @@ def as_real_array(a, name):
 def as_dtype(a, name, dtype):
     """A real array-like converted to ``dtype`` (no copy when it already has it and
     is aligned)."""
-    arr = np.asarray(a)
+    arr = _asarray(a)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return _validate.aligned(arr.astype(dtype, copy=False))
+    return arr.astype(dtype, copy=False)
 
 
 def common_float_dtype(*arrays):
@@ -171,7 +175,7 @@ def class_index_targets(targets, n_classes, ignore_index, batch_shape, check_val
     if (targets.dtype != INTP and not np.can_cast(targets.dtype, INTP) and targets.size
             and (targets.min() < INTP_RANGE.min or targets.max() > INTP_RANGE.max)):
         raise ValueError("targets hold class indices too large for this platform")
-    index = _validate.aligned(targets.astype(INTP, copy=False))
+    index = _asarray(targets.astype(INTP, copy=False))
     if not check_values:
         return index
     flat_index = _flat(index)
@@ -320,7 +324,7 @@ def prepare_softmax_loss(logits, targets, weight, class_weight, label_smoothing,
     dtype = logits.dtype
     label_smoothing = check_label_smoothing(label_smoothing)
     ignore_index = check_ignore_index(ignore_index)
-    targets = np.asarray(targets)
+    targets = _asarray(targets)
     if targets.dtype.kind in "iu":
         targets = class_index_targets(targets, n_classes, ignore_index, batch_shape,
                                       check_indices or class_weight is not None)

@@ -125,9 +125,12 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
             targets_flat, _layout.flat_or_empty(weight_flat, dtype),
             _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index,
             inputs.label_smoothing > 0)
-    else:  # weights by sample, or none: every sample counts 1
-        denominator, weight_scale = _mean_weighting(reduction, weight_flat, n_samples)
+    elif reduction == "mean" and weight_flat is not None:  # weights by sample
+        denominator, weight_scale = _losses.weight_total(weight_flat)
         class_scale = 1.0
+    else:  # no weights: every sample counts 1
+        denominator = float(n_samples) if reduction == "mean" else 1.0
+        weight_scale = class_scale = 1.0
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
     total, indices_ok = _losses.softmax_cross_entropy_kernel(

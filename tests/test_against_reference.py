@@ -13,7 +13,8 @@ import pytest
 
 import xentfast
 from xentfast._registry import get_functions
-from util import (assert_close, assert_same_type, assert_unchanged, axis_tolerance,
+from util import (assert_close, assert_outputs_close, assert_same_type, assert_unchanged,
+                  axis_tolerance, by_kind,
                   binary_loss_tolerances, byte_swapped, class_indices_like,
                   distribution_pair_cases, distribution_tolerance, elementwise_tolerance,
                   params, probabilities_like, probability_cases, read_only, real_cases,
@@ -21,12 +22,6 @@ from util import (assert_close, assert_same_type, assert_unchanged, axis_toleran
                   targets_like, tiny, unaligned, weights_like)
 
 REDUCTIONS = ("none", "sum", "mean")
-
-
-def _by_kind(kind):
-    functions = get_functions(kind)
-    assert functions, f"the registry has no function of kind {kind!r}"
-    return pytest.mark.parametrize("func", functions, ids=lambda f: f.name)
 
 
 def check_against_reference(func, args, kwargs, tolerances):
@@ -45,15 +40,7 @@ def check_against_reference(func, args, kwargs, tolerances):
     assert_unchanged(saved)
     actual = func.fast(*args, **kwargs)
     assert_unchanged(saved)
-    if isinstance(expected, tuple):
-        assert isinstance(actual, tuple) and len(actual) == len(expected), (
-            f"expected a tuple of {len(expected)}, got {type(actual).__name__}")
-        outputs = list(zip(("loss", "grad"), actual, expected))
-    else:
-        outputs = [("result", actual, expected)]
-    for (what, a, e), (rtol, atol) in zip(outputs, tolerances(expected), strict=True):
-        assert_same_type(a, e)
-        assert_close(a, e, rtol, atol, what=f"{func.name} {what}")
+    assert_outputs_close(func.name, actual, expected, tolerances(expected))
     return actual, expected
 
 
@@ -65,14 +52,14 @@ def _result_dtype(expected):
 # ---------------------------------------------------------------------------
 # Elementwise maps and functions along an axis.
 
-@_by_kind("elementwise")
+@by_kind("elementwise")
 @pytest.mark.parametrize("x", params(real_cases()))
 def test_elementwise(func, x):
     check_against_reference(func, (x,), {},
                             lambda expected: [elementwise_tolerance(_result_dtype(expected))])
 
 
-@_by_kind("elementwise_probability")
+@by_kind("elementwise_probability")
 @pytest.mark.parametrize("base", [None, 2])
 @pytest.mark.parametrize("p", params(probability_cases()))
 def test_elementwise_probability(func, p, base):
@@ -80,7 +67,7 @@ def test_elementwise_probability(func, p, base):
                             lambda expected: [elementwise_tolerance(_result_dtype(expected))])
 
 
-@_by_kind("axis")
+@by_kind("axis")
 @pytest.mark.parametrize("axis", [-1, 0, 1, None])
 @pytest.mark.parametrize("x", params(real_cases()))
 def test_axis(func, x, axis):
@@ -91,7 +78,7 @@ def test_axis(func, x, axis):
 AXIS_AND_BASE = [(-1, None), (0, None), (None, None), (1, None), (-1, 2)]
 
 
-@_by_kind("distribution")
+@by_kind("distribution")
 @pytest.mark.parametrize("axis, base", AXIS_AND_BASE)
 @pytest.mark.parametrize("p", params(probability_cases()))
 def test_distribution(func, p, axis, base):
@@ -100,7 +87,7 @@ def test_distribution(func, p, axis, base):
         lambda expected: [distribution_tolerance(func.name, p, p, axis, base, expected)])
 
 
-@_by_kind("distribution_pair")
+@by_kind("distribution_pair")
 @pytest.mark.parametrize("axis, base", AXIS_AND_BASE)
 @pytest.mark.parametrize("p, q", params(distribution_pair_cases()))
 def test_distribution_pair(func, p, q, axis, base):

@@ -28,8 +28,8 @@ from hypothesis import given, strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 from xentfast._registry import get_functions  # noqa: E402
-from util import (assert_close, assert_same_type, assert_unchanged, axis_tolerance,  # noqa: E402
-                  binary_loss_tolerances, byte_swapped, distribution_tolerance, eps,
+from util import (assert_outputs_close, assert_unchanged, axis_tolerance,  # noqa: E402
+                  binary_loss_tolerances, by_kind, byte_swapped, distribution_tolerance, eps,
                   elementwise_tolerance, read_only, snapshot, softmax_loss_tolerances, strided,
                   tiny, unaligned)
 
@@ -225,20 +225,7 @@ def compare(func, args, kwargs, tolerances, out_kind=None, out_shape=None, out_d
     if out_kind is not None:
         assert actual is fast_kwargs["out"], "out= was not returned"
         assert expected is reference_kwargs["out"]
-    if isinstance(expected, tuple):
-        assert isinstance(actual, tuple) and len(actual) == len(expected)
-        outputs = list(zip(("loss", "grad"), actual, expected))
-    else:
-        outputs = [("result", actual, expected)]
-    for (what, a, e), (rtol, atol) in zip(outputs, tolerances(expected), strict=True):
-        assert_same_type(a, e)
-        assert_close(a, e, rtol, atol, what=f"{func.name} {what}")
-
-
-def _by_kind(kind):
-    functions = get_functions(kind)
-    assert functions, f"the registry has no function of kind {kind!r}"
-    return pytest.mark.parametrize("func", functions, ids=lambda f: f.name)
+    assert_outputs_close(func.name, actual, expected, tolerances(expected))
 
 
 def test_every_kind_is_covered():
@@ -256,7 +243,7 @@ def _dtype_of(expected):
 # Elementwise maps and functions along an axis
 
 
-@_by_kind("elementwise")
+@by_kind("elementwise")
 @given(data=st.data())
 def test_elementwise(func, data):
     x = data.draw(arrays(data.draw(shapes()), "real"), label="x")
@@ -265,7 +252,7 @@ def test_elementwise(func, data):
             out_kind, np.shape(x), float_dtype_of(x))
 
 
-@_by_kind("elementwise_probability")
+@by_kind("elementwise_probability")
 @given(data=st.data())
 def test_elementwise_probability(func, data):
     p = data.draw(arrays(data.draw(shapes()), "probability", invalid=True), label="p")
@@ -273,7 +260,7 @@ def test_elementwise_probability(func, data):
     compare(func, (p,), {"base": base}, lambda e: [elementwise_tolerance(_dtype_of(e))])
 
 
-@_by_kind("axis")
+@by_kind("axis")
 @given(data=st.data())
 def test_axis(func, data):
     x = data.draw(arrays(data.draw(shapes()), "real"), label="x")
@@ -287,7 +274,7 @@ def test_axis(func, data):
 # Information measures
 
 
-@_by_kind("distribution")
+@by_kind("distribution")
 @given(data=st.data())
 def test_distribution(func, data):
     p = data.draw(arrays(data.draw(shapes()), "probability", invalid=True), label="p")
@@ -308,7 +295,7 @@ def broadcast_partner(draw, shape):
     return tuple(partner[draw(st.integers(0, len(partner))):])
 
 
-@_by_kind("distribution_pair")
+@by_kind("distribution_pair")
 @given(data=st.data())
 def test_distribution_pair(func, data):
     shape = data.draw(shapes(), label="shape")
@@ -348,7 +335,7 @@ def data_weight(draw, shape):
                        invalid=True))
 
 
-@_by_kind("binary_loss")
+@by_kind("binary_loss")
 @given(data=st.data())
 def test_binary_loss(func, data):
     logits = func.name == "binary_cross_entropy_with_logits"

@@ -390,6 +390,28 @@ def assert_close(actual, expected, rtol, atol=0.0, what="result"):
             f"{allowed[i]:.3g}; worst error is {worst:.3g} times the allowed one")
 
 
+def assert_outputs_close(name, actual, expected, tolerances):
+    """A function's result (or (loss, grad) tuple) against the expected one: same
+    type, dtype and shape, and close within ``tolerances``, one (rtol, atol) per output."""
+    if isinstance(expected, tuple):
+        assert isinstance(actual, tuple) and len(actual) == len(expected), (
+            f"expected a tuple of {len(expected)}, got {type(actual).__name__}")
+        outputs = list(zip(("loss", "grad"), actual, expected))
+    else:
+        outputs = [("result", actual, expected)]
+    for (what, a, e), (rtol, atol) in zip(outputs, tolerances, strict=True):
+        assert_same_type(a, e)
+        assert_close(a, e, rtol, atol, what=f"{name} {what}")
+
+
+def by_kind(kind):
+    """pytest parametrisation over the registered functions of ``kind``."""
+    from xentfast._registry import get_functions
+    functions = get_functions(kind)
+    assert functions, f"the registry has no function of kind {kind!r}"
+    return pytest.mark.parametrize("func", functions, ids=lambda f: f.name)
+
+
 def _first_index(mask):
     return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
 

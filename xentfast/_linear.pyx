@@ -24,6 +24,7 @@ import numpy as np
 
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
 from xentfast._objective cimport Objective
+from xentfast._solvers cimport Progress
 
 cdef extern from "_gram.h":
     enum: XF_GRAM_CB
@@ -69,6 +70,7 @@ cdef inline double pair_curvature(const Problem* P, const double* weights,
 
 include "_linear_dense.pxi"
 include "_linear_sparse.pxi"
+include "_linear_columns.pxi"
 
 
 # --- the primitives of a tile, whatever the layout --------------------------

@@ -96,12 +96,13 @@ def logistic_regression_path(X, y, alphas=None, *, l1_ratio=0.0, n_alphas=20, ep
         alphas = np.sort(np.asarray(alphas, dtype=np.float64).reshape(-1))[::-1]
         for alpha in alphas:
             linear_model._check_alpha(float(alpha))
-    solver = linear_model.resolve_solver(solver, objective.n_params, l1_ratio)
+    solver = linear_model.resolve_solver(solver, objective.n_params, l1_ratio, n_classes)
+    columns = linear_model.column_form(X) if solver == "newton-cd" else None
     coefs, objectives, n_iters = [], [], []
     for alpha in alphas:
         objective.set_alpha(alpha * (1.0 - l1_ratio))
         result = linear_model.run_solver(objective, w, solver, l1=alpha * l1_ratio,
-                                         max_iter=max_iter, tol=tol)
+                                         max_iter=max_iter, tol=tol, columns=lambda: columns)
         coefs.append(result.coef.copy())
         objectives.append(result.loss_curve[-1] if result.loss_curve.size else np.nan)
         n_iters.append(result.n_iter)

@@ -159,7 +159,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             X, targets, 1 if binary else classes.size, sample_weight,
             self.alpha * (1.0 - self.l1_ratio), self.fit_intercept)
         return self._fit_objective(objective, classes,
-                                   check_data=lambda: linear_model._check_X_finite(X))
+                                   check_data=lambda: linear_model._check_X_finite(X),
+                                   columns=lambda: linear_model.column_form(X))
 
     def _check_params(self):
         linear_model.check_solver(self.solver)
@@ -185,13 +186,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         start = np.column_stack([coef, self.intercept_]) if self.fit_intercept else coef
         return np.array(start, dtype=np.float64).reshape(-1)
 
-    def _fit_objective(self, objective, classes, check_data):
+    def _fit_objective(self, objective, classes, check_data, columns=None):
         """Minimise ``objective`` (an Objective over the data, of this estimator's
         classes) with the estimator's solver and options, and set the fitted
         attributes.  ``check_data()`` raises the data's problem when the first
-        pass gives nan.  Shared by the in-memory and the Dask fits."""
+        pass gives nan; ``columns()`` gives X's column form for newton-cd (None:
+        that solver is not available).  Shared by the in-memory and the Dask fits."""
         l1_ratio = float(self.l1_ratio)
-        solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio)
+        solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio,
+                                             objective.n_classes)
         n_features = objective.n_features
         w = self._initial_parameters(objective.n_classes, n_features)
         callback = self._progress_printer(solver) if self.verbose > 0 else None
@@ -200,7 +203,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         result = linear_model.run_solver(
             objective, w, solver, l1=self.alpha * l1_ratio, learning_rate=self.learning_rate,
             max_iter=self.max_iter, tol=self.tol, batch_size=self.batch_size,
-            random_state=self.random_state, callback=callback)
+            random_state=self.random_state, callback=callback, columns=columns)
         if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
             check_data()
         if not result.converged and self.max_iter > 0:

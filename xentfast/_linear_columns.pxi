@@ -35,91 +35,96 @@ cdef struct Columns:
 
 
 cdef inline double dense_column_dot(const floating* x, Py_ssize_t stride, Py_ssize_t n,
-                                    const double* a, const double* b) noexcept nogil:
-    # Σ_i x_i a_i (b_i if b else 1)
+                                    const double* a, const double* b,
+                                    Py_ssize_t vstride) noexcept nogil:
+    # Σ_i x_i a_i (b_i if b else 1), a and b read every vstride doubles
     cdef Py_ssize_t i
     cdef double total = 0.0
     if b == NULL:
         for i in range(n):
-            total += x[i * stride] * a[i]
+            total += x[i * stride] * a[i * vstride]
     else:
         for i in range(n):
-            total += x[i * stride] * a[i] * b[i]
+            total += x[i * stride] * a[i * vstride] * b[i * vstride]
     return total
 
 
-cdef double column_dot(const Columns* C, Py_ssize_t j, const double* a,
-                       const double* b) noexcept nogil:
-    # Σ_i x_ij a_i b_i (b NULL: Σ_i x_ij a_i).
-    cdef Py_ssize_t e
+cdef double column_dot(const Columns* C, Py_ssize_t j, const double* a, const double* b,
+                       Py_ssize_t vstride) noexcept nogil:
+    # Σ_i x_ij a_i b_i (b NULL: Σ_i x_ij a_i), a_i at a[i * vstride], b_i likewise.
+    cdef Py_ssize_t e, row
     cdef double total = 0.0
     cdef const double* values
     if C.dense:
         if C.float32:
             return dense_column_dot(<const float*>C.values + j * C.col_stride, C.row_stride,
-                                    C.n_rows, a, b)
+                                    C.n_rows, a, b, vstride)
         return dense_column_dot(<const double*>C.values + j * C.col_stride, C.row_stride,
-                                C.n_rows, a, b)
+                                C.n_rows, a, b, vstride)
     values = <const double*>C.values
     if b == NULL:
         for e in range(C.starts[j], C.starts[j + 1]):
-            total += values[e] * a[C.rows[e]]
+            total += values[e] * a[C.rows[e] * vstride]
     else:
         for e in range(C.starts[j], C.starts[j + 1]):
-            total += values[e] * a[C.rows[e]] * b[C.rows[e]]
+            row = C.rows[e] * vstride
+            total += values[e] * a[row] * b[row]
     return total
 
 
 cdef inline double dense_column_square_dot(const floating* x, Py_ssize_t stride,
-                                           Py_ssize_t n, const double* a) noexcept nogil:
+                                           Py_ssize_t n, const double* a,
+                                           Py_ssize_t vstride) noexcept nogil:
     cdef Py_ssize_t i
     cdef double total = 0.0, v
     for i in range(n):
         v = x[i * stride]
-        total += v * v * a[i]
+        total += v * v * a[i * vstride]
     return total
 
 
-cdef double column_square_dot(const Columns* C, Py_ssize_t j, const double* a) noexcept nogil:
-    # Σ_i x_ij² a_i
+cdef double column_square_dot(const Columns* C, Py_ssize_t j, const double* a,
+                              Py_ssize_t vstride) noexcept nogil:
+    # Σ_i x_ij² a_i, a_i at a[i * vstride]
     cdef Py_ssize_t e
     cdef double total = 0.0, v
     cdef const double* values
     if C.dense:
         if C.float32:
             return dense_column_square_dot(<const float*>C.values + j * C.col_stride,
-                                           C.row_stride, C.n_rows, a)
+                                           C.row_stride, C.n_rows, a, vstride)
         return dense_column_square_dot(<const double*>C.values + j * C.col_stride,
-                                       C.row_stride, C.n_rows, a)
+                                       C.row_stride, C.n_rows, a, vstride)
     values = <const double*>C.values
     for e in range(C.starts[j], C.starts[j + 1]):
         v = values[e]
-        total += v * v * a[C.rows[e]]
+        total += v * v * a[C.rows[e] * vstride]
     return total
 
 
 cdef inline void dense_column_axpy(const floating* x, Py_ssize_t stride, Py_ssize_t n,
-                                   double scale, double* v) noexcept nogil:
+                                   double scale, double* v, Py_ssize_t vstride) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        v[i] += scale * x[i * stride]
+        v[i * vstride] += scale * x[i * stride]
 
 
-cdef void column_axpy(const Columns* C, Py_ssize_t j, double scale, double* v) noexcept nogil:
-    # v_i += scale x_ij
+cdef void column_axpy(const Columns* C, Py_ssize_t j, double scale, double* v,
+                      Py_ssize_t vstride) noexcept nogil:
+    # v_i += scale x_ij, v_i at v[i * vstride]
     cdef Py_ssize_t e
     cdef const double* values
     if C.dense:
         if C.float32:
             dense_column_axpy(<const float*>C.values + j * C.col_stride, C.row_stride,
-                              C.n_rows, scale, v)
+                              C.n_rows, scale, v, vstride)
         else:
             dense_column_axpy(<const double*>C.values + j * C.col_stride, C.row_stride,
-                              C.n_rows, scale, v)
+                              C.n_rows, scale, v, vstride)
         return
     values = <const double*>C.values
     for e in range(C.starts[j], C.starts[j + 1]):
-        v[C.rows[e]] += scale * values[e]
+        v[C.rows[e] * vstride] += scale * values[e]
 
 
 cdef inline double sample_loss(double z, double y) noexcept nogil:
@@ -131,15 +136,15 @@ cdef inline double sample_loss(double z, double y) noexcept nogil:
 cdef double weighted_loss(const double* z, const double* u, double t, const double* y,
                           const double* s, Py_ssize_t n, double* block_sums,
                           int n_threads) noexcept nogil:
-    # Σ_i s_i CE(z_i + t u_i, y_i) (u NULL: t ignored), in fixed blocks, so that the
-    # sum does not depend on the thread count.
+    # Σ_i s_i CE(z_i + t u_i, y_i) (u NULL: t ignored; u_i at u[2 i]), in fixed blocks,
+    # so that the sum does not depend on the thread count.
     cdef Py_ssize_t b, i, n_blocks = (n + LOSS_BLOCK - 1) // LOSS_BLOCK
     cdef double acc, total = 0.0
     for b in prange(n_blocks, schedule="static", num_threads=n_threads,
                     use_threads_if=n_threads > 1 and n > 4 * LOSS_BLOCK):
         acc = 0.0
         for i in range(b * LOSS_BLOCK, min(n, (b + 1) * LOSS_BLOCK)):
-            acc = acc + s[i] * sample_loss(z[i] + (t * u[i] if u != NULL else 0.0), y[i])
+            acc = acc + s[i] * sample_loss(z[i] + (t * u[2 * i] if u != NULL else 0.0), y[i])
         block_sums[b] = acc
     for b in range(n_blocks):
         total += block_sums[b]
@@ -182,7 +187,9 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
     cdef double[::1] y = np.array(<double[:n]><double*>P.y)
     cdef double[::1] s = (np.ones(n) if P.sample_weight == NULL
                           else np.array(<double[:n]><double*>P.sample_weight))
-    cdef double[::1] z = np.empty(n), u = np.empty(n), r = np.empty(n), D = np.empty(n)
+    # D_i and u_i side by side (Du[2i], Du[2i + 1]): the sweeps read both at random
+    # rows, and one cache line then serves both.
+    cdef double[::1] z = np.empty(n), r = np.empty(n), Du = np.empty(2 * n)
     cdef double[::1] g = np.empty(d), h = np.empty(d), delta_w = np.empty(d)
     cdef double[::1] block_sums = np.empty((n + LOSS_BLOCK - 1) // LOSS_BLOCK + 1)
     cdef Py_ssize_t[::1] active = np.empty(d, dtype=np.intp), inner = np.empty(d, dtype=np.intp)
@@ -204,7 +211,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
             z[i] = b
         for j in range(d):
             if w[j] != 0.0:
-                column_axpy(&C, j, w[j], &z[0])
+                column_axpy(&C, j, w[j], &z[0], 1)
         while True:
             # Per sample: the loss's first and second derivatives, over Σ s.
             for i in prange(n, schedule="static", num_threads=n_threads,
@@ -212,7 +219,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                 e = exp_nonpositive(-fabs(z[i]))
                 p_i = (1.0 if z[i] >= 0.0 else e) / (1.0 + e)
                 r[i] = s[i] * (p_i - y[i]) * inv_weight
-                D[i] = s[i] * (e / (1.0 + e)) / (1.0 + e) * inv_weight
+                Du[2 * i] = s[i] * (e / (1.0 + e)) / (1.0 + e) * inv_weight
             loss = weighted_loss(&z[0], NULL, 0.0, &y[0], &s[0], n, &block_sums[0],
                                  n_threads) * inv_weight
             ridge_now = 0.0
@@ -224,14 +231,14 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
             # The gradient and the Hessian's diagonal, one column at a time.
             for j in prange(d, schedule="static", num_threads=n_threads,
                             use_threads_if=n_threads > 1):
-                g[j] = column_dot(&C, j, &r[0], NULL) + alpha * w[j]
-                h[j] = column_square_dot(&C, j, &D[0]) + alpha + DIAGONAL_FLOOR
+                g[j] = column_dot(&C, j, &r[0], NULL, 1) + alpha * w[j]
+                h[j] = column_square_dot(&C, j, &Du[0], 2) + alpha + DIAGONAL_FLOOR
             g_b = 0.0
             h_b = 0.0
             if fit_intercept:
                 for i in range(n):
                     g_b += r[i]
-                    h_b += D[i]
+                    h_b += Du[2 * i]
             # The smallest subgradient, and the features worth visiting: those not
             # at 0, and those at 0 whose gradient is not safely inside [-l1, l1]
             # (liblinear's shrinking, with the last iteration's violation as margin,
@@ -259,7 +266,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
             it += 1
             # Coordinate descent on the model: d (delta_w, db) with margins u = X d.
             for i in range(n):
-                u[i] = 0.0
+                Du[2 * i + 1] = 0.0
             for j in range(d):
                 delta_w[j] = 0.0
             db = 0.0
@@ -277,7 +284,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                 n_kept = 0
                 for q in range(n_inner):
                     j = inner[q]
-                    G = g[j] + column_dot(&C, j, &D[0], &u[0]) + alpha * delta_w[j]
+                    G = g[j] + column_dot(&C, j, &Du[0], &Du[1], 2) + alpha * delta_w[j]
                     H = h[j]
                     coef = w[j] + delta_w[j]
                     worst = max(worst, fabs(G + l1) if coef > 0.0 else (
@@ -286,7 +293,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                     change = new - coef
                     if change != 0.0:
                         delta_w[j] += change
-                        column_axpy(&C, j, change, &u[0])
+                        column_axpy(&C, j, change, &Du[1], 2)
                         biggest = max(biggest, H * change * change)
                     step_norm += H * delta_w[j] * delta_w[j]
                     if new != 0.0 or fabs(G) > l1 - inner_margin:
@@ -295,11 +302,11 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                 if fit_intercept:
                     G = g_b
                     for i in range(n):
-                        G += D[i] * u[i]
+                        G += Du[2 * i] * Du[2 * i + 1]
                     change = -G / (h_b + DIAGONAL_FLOOR)
                     db += change
                     for i in range(n):
-                        u[i] += change
+                        Du[2 * i + 1] += change
                     biggest = max(biggest, (h_b + DIAGONAL_FLOOR) * change * change)
                     step_norm += (h_b + DIAGONAL_FLOOR) * db * db
                 if not biggest > INNER_TOLERANCE * INNER_TOLERANCE * step_norm:
@@ -325,7 +332,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                     v = w[j] + step * delta_w[j]
                     ridge_trial += v * v
                     norm_trial += fabs(v)
-                trial_F = (weighted_loss(&z[0], &u[0], step, &y[0], &s[0], n,
+                trial_F = (weighted_loss(&z[0], &Du[1], step, &y[0], &s[0], n,
                                          &block_sums[0], n_threads) * inv_weight
                            + 0.5 * alpha * ridge_trial + l1 * norm_trial)
                 sufficient = (trial_F <= F + 1e-4 * step * decrease
@@ -340,7 +347,7 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                 w[j] += step * delta_w[j]
             b += step * db
             for i in range(n):
-                z[i] += step * u[i]
+                z[i] += step * Du[2 * i + 1]
     if fit_intercept:
         w[d] = b
     return it, grad_max

@@ -270,8 +270,24 @@ def newton_pass_ratio(n_samples=1_000_000, n_features=32, repeats=5):
     return statistics.median(times["pass"]), statistics.median(times["gram"])
 
 
+def _warm_up():
+    """Import everything a timed fit would import on first use (scikit-learn alone
+    takes about a second), and start the thread pools."""
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xentfast.LogisticRegression().fit(X, y)
+        for module in ("sklearn.linear_model", "glum", "skglm"):
+            try:
+                __import__(module)
+            except ImportError:
+                pass
+
+
 def run_fits(threads=2, quick=False, repeats=3, names=None, print_fn=print):
     """Print issue 11's tables and targets; returns {problem name: rows}."""
+    _warm_up()
     other_load = OtherLoad()
     print_fn("## Fitting: Newton's method, sparse X, and the peers")
     print_fn("")
@@ -488,6 +504,7 @@ def l1_path_timings(problem, threads, n_alphas=20):
 
 def run_penalties(threads=2, quick=False, repeats=3, print_fn=print):
     """Print issue 12's tables and targets."""
+    _warm_up()
     other_load = OtherLoad()
     print_fn("## Penalties: L1 and elastic net against the peers")
     print_fn("")

@@ -1,41 +1,85 @@
-# Layer 2 kernels: sigmoid, log_sigmoid, softplus (elementwise maps over flat
-# arrays) and logsumexp, softmax, log_softmax (over the rows of a C-contiguous
-# (m, k) array, flattened).  The Python layer has checked and laid out every
+# Layer 2 kernels: sigmoid, log_sigmoid, softplus (elementwise maps over
+# C-contiguous arrays, taken as raw pointers) and logsumexp, softmax,
+# log_softmax (over the rows of a C-contiguous (m, k) array, flattened).  The Python layer has checked and laid out every
 # argument; these loops only compute.
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.math cimport INFINITY, NAN
 
-from xentfast._scalar cimport sigmoid, log_sigmoid, softplus
+cimport numpy as cnp
+
+from xentfast._arrays cimport plain_pair
+from xentfast._scalar cimport (sigmoid, log_sigmoid, softplus, sigmoid32, log_sigmoid32,
+                               softplus32)
 from xentfast._parallel cimport worth_threads
 from xentfast._vmath cimport exp_nonpositive
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
                              rows_per_chunk, normalize_rows)
 
+cnp.import_array()
 
-def sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
-    cdef Py_ssize_t i, n = x.shape[0]
-    with nogil:
+
+cdef enum:
+    SIGMOID = 0
+    LOG_SIGMOID = 1
+    SOFTPLUS = 2
+
+# The codes of elementwise_map's functions, for the Python layer.
+FUNCTIONS = {"sigmoid": SIGMOID, "log_sigmoid": LOG_SIGMOID, "softplus": SOFTPLUS}
+
+
+cdef inline floating sigmoid_of(floating x) noexcept nogil:
+    # float32 in float32 arithmetic (where the kernel set allows), float64 in double.
+    if floating is float:
+        return sigmoid32(x)
+    return sigmoid(x)
+
+
+cdef inline floating log_sigmoid_of(floating x) noexcept nogil:
+    if floating is float:
+        return log_sigmoid32(x)
+    return log_sigmoid(x)
+
+
+cdef inline floating softplus_of(floating x) noexcept nogil:
+    if floating is float:
+        return softplus32(x)
+    return softplus(x)
+
+
+cdef void map_values(int function, const floating* x, floating* out, Py_ssize_t n,
+                     int n_threads) noexcept nogil:
+    # One loop per function, so that each vectorises.
+    cdef Py_ssize_t i
+    if function == SIGMOID:
         for i in prange(n, schedule="static", num_threads=n_threads,
                         use_threads_if=worth_threads(n, n_threads)):
-            out[i] = <floating>sigmoid(x[i])
-
-
-def log_sigmoid_map(const floating[::1] x, floating[::1] out, int n_threads):
-    cdef Py_ssize_t i, n = x.shape[0]
-    with nogil:
+            out[i] = sigmoid_of(x[i])
+    elif function == LOG_SIGMOID:
         for i in prange(n, schedule="static", num_threads=n_threads,
                         use_threads_if=worth_threads(n, n_threads)):
-            out[i] = <floating>log_sigmoid(x[i])
-
-
-def softplus_map(const floating[::1] x, floating[::1] out, int n_threads):
-    cdef Py_ssize_t i, n = x.shape[0]
-    with nogil:
+            out[i] = log_sigmoid_of(x[i])
+    else:
         for i in prange(n, schedule="static", num_threads=n_threads,
                         use_threads_if=worth_threads(n, n_threads)):
-            out[i] = <floating>softplus(x[i])
+            out[i] = softplus_of(x[i])
+
+
+def elementwise_map(int function, cnp.ndarray x, cnp.ndarray out, int n_threads):
+    """out[...] = function(x) elementwise (a code of FUNCTIONS), for C-contiguous
+    float32 or float64 arrays of one dtype and size, of any shape."""
+    if not plain_pair(x, out) or function < SIGMOID or function > SOFTPLUS:
+        raise ValueError("x and out must be C-contiguous float32 or float64 arrays of one "
+                         "dtype and size, out writeable")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef void* source = cnp.PyArray_DATA(x)
+    cdef void* target = cnp.PyArray_DATA(out)
+    with nogil:
+        if cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE:
+            map_values(function, <const double*>source, <double*>target, n, n_threads)
+        else:
+            map_values(function, <const float*>source, <float*>target, n, n_threads)
 
 
 cdef inline double logsumexp_of(RowKind kind, double row_max, double log1p_rest) noexcept nogil:

@@ -1,11 +1,13 @@
-# Layer 1: scalar math, in double precision, inlined into every loop.
+# Layer 1: scalar math, inlined into every loop: in double precision, and
+# the float32 versions of sigmoid, log_sigmoid and softplus (the *32 functions).
 #
-# float32 kernels call these too and round once at the end, which keeps them
-# within one float32 ulp.  Everything here is `noexcept nogil` so the loops
-# never touch the GIL.
+# float32 kernels without an FMA (the baseline kernel set) call the double
+# versions and round once at the end, which keeps them within one float32 ulp.
+# Everything here is `noexcept nogil` so the loops never touch the GIL.
 from libc.math cimport log, log1p, fabs, isfinite, INFINITY
 
-from xentfast._vmath cimport exp_nonpositive, log1p_unit, log_nonnegative
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, log_nonnegative, FLOAT32_ARITHMETIC,
+                              sigmoid_f32, log_sigmoid_f32, softplus_f32)
 
 
 cdef inline double log1p_exp_neg_abs(double x) noexcept nogil:
@@ -29,6 +31,25 @@ cdef inline double sigmoid(double x) noexcept nogil:
     # and the branch is a select of the numerator, so the loop vectorises.
     cdef double e = exp_nonpositive(-fabs(x))
     return (1.0 if x >= 0.0 else e) / (1.0 + e)
+
+
+cdef inline float sigmoid32(float x) noexcept nogil:
+    # FLOAT32_ARITHMETIC is a compile-time constant: one branch is compiled away.
+    if FLOAT32_ARITHMETIC:
+        return sigmoid_f32(x)
+    return <float>sigmoid(x)
+
+
+cdef inline float log_sigmoid32(float x) noexcept nogil:
+    if FLOAT32_ARITHMETIC:
+        return log_sigmoid_f32(x)
+    return <float>log_sigmoid(x)
+
+
+cdef inline float softplus32(float x) noexcept nogil:
+    if FLOAT32_ARITHMETIC:
+        return softplus_f32(x)
+    return <float>softplus(x)
 
 
 cdef inline double xlogy(double x, double y) noexcept nogil:

@@ -33,37 +33,48 @@ cdef inline floating sigmoid_of(floating x) noexcept nogil:
     # float32 in float32 arithmetic (where the kernel set allows), float64 in double.
     if floating is float:
         return sigmoid32(x)
-    return sigmoid(x)
+    else:
+        return sigmoid(x)
 
 
 cdef inline floating log_sigmoid_of(floating x) noexcept nogil:
     if floating is float:
         return log_sigmoid32(x)
-    return log_sigmoid(x)
+    else:
+        return log_sigmoid(x)
 
 
 cdef inline floating softplus_of(floating x) noexcept nogil:
     if floating is float:
         return softplus32(x)
-    return softplus(x)
+    else:
+        return softplus(x)
 
 
-cdef void map_values(int function, const floating* x, floating* out, Py_ssize_t n,
-                     int n_threads) noexcept nogil:
+cdef void map_values(int function, const floating* x, floating* out,
+                     Py_ssize_t n) noexcept nogil:
     # One loop per function, so that each vectorises.
     cdef Py_ssize_t i
     if function == SIGMOID:
-        for i in prange(n, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(n, n_threads)):
+        for i in range(n):
             out[i] = sigmoid_of(x[i])
     elif function == LOG_SIGMOID:
-        for i in prange(n, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(n, n_threads)):
+        for i in range(n):
             out[i] = log_sigmoid_of(x[i])
     else:
-        for i in prange(n, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(n, n_threads)):
+        for i in range(n):
             out[i] = softplus_of(x[i])
+
+
+cdef void map_in_parallel(int function, const floating* x, floating* out, Py_ssize_t n,
+                          int n_threads) noexcept nogil:
+    # One contiguous share per thread (a multiple of 16 elements, so that the
+    # vector loops of all but the last share have no remainder).
+    cdef Py_ssize_t t, start, share = ((n + n_threads - 1) // n_threads + 15) // 16 * 16
+    for t in prange(n_threads, schedule="static", num_threads=n_threads):
+        start = t * share
+        if start < n:
+            map_values(function, x + start, out + start, min(share, n - start))
 
 
 def elementwise_map(int function, cnp.ndarray x, cnp.ndarray out, int n_threads):
@@ -75,11 +86,20 @@ def elementwise_map(int function, cnp.ndarray x, cnp.ndarray out, int n_threads)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
     cdef void* source = cnp.PyArray_DATA(x)
     cdef void* target = cnp.PyArray_DATA(out)
-    with nogil:
-        if cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE:
-            map_values(function, <const double*>source, <double*>target, n, n_threads)
+    cdef bint is_double = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
+    if not worth_threads(n, n_threads):
+        # Small: keep the GIL (releasing it and entering even a one-thread
+        # parallel region cost more than a few hundred elements).
+        if is_double:
+            map_values(function, <const double*>source, <double*>target, n)
         else:
-            map_values(function, <const float*>source, <float*>target, n, n_threads)
+            map_values(function, <const float*>source, <float*>target, n)
+        return
+    with nogil:
+        if is_double:
+            map_in_parallel(function, <const double*>source, <double*>target, n, n_threads)
+        else:
+            map_in_parallel(function, <const float*>source, <float*>target, n, n_threads)
 
 
 cdef inline double logsumexp_of(RowKind kind, double row_max, double log1p_rest) noexcept nogil:

@@ -145,18 +145,30 @@ cdef inline double binary_entropy_nats(double p) noexcept nogil:
     return 0.0 - (xlogy(p, p) + xlog1my(1.0 - p, p))  # 0 - 0 is +0, not -0
 
 
-cdef int binary_entropy_loop(const floating* p, floating* out, Py_ssize_t n, double log_base,
-                             int n_threads) noexcept nogil:
+cdef int binary_entropy_values(const floating* p, floating* out, Py_ssize_t n,
+                               double log_base) noexcept nogil:
     # Returns 1 if some p lies outside [0, 1] (nan passes): the check of the
     # probabilities, fused into this pass.
     cdef Py_ssize_t i
     cdef int bad = 0
     cdef double pi
-    for i in prange(n, schedule="static", num_threads=n_threads,
-                    use_threads_if=worth_threads(n, n_threads)):
+    for i in range(n):
         pi = p[i]
         bad |= (pi < 0.0) | (pi > 1.0)
         out[i] = <floating>(binary_entropy_nats(pi) / log_base)
+    return bad
+
+
+cdef int binary_entropy_in_parallel(const floating* p, floating* out, Py_ssize_t n,
+                                    double log_base, int n_threads) noexcept nogil:
+    # One contiguous share per thread, a multiple of 16 elements.
+    cdef Py_ssize_t t, start, share = ((n + n_threads - 1) // n_threads + 15) // 16 * 16
+    cdef int bad = 0
+    for t in prange(n_threads, schedule="static", num_threads=n_threads):
+        start = t * share
+        if start < n:
+            bad |= binary_entropy_values(p + start, out + start, min(share, n - start),
+                                         log_base)
     return bad
 
 
@@ -170,12 +182,20 @@ def binary_entropy_map(cnp.ndarray p, cnp.ndarray out, double log_base, int n_th
     cdef Py_ssize_t n = cnp.PyArray_SIZE(p)
     cdef void* source = cnp.PyArray_DATA(p)
     cdef void* target = cnp.PyArray_DATA(out)
+    cdef bint is_double = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
     cdef int bad
-    with nogil:
-        if cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE:
-            bad = binary_entropy_loop(<const double*>source, <double*>target, n, log_base,
-                                      n_threads)
+    if not worth_threads(n, n_threads):
+        # Small: keep the GIL (see _activations.elementwise_map).
+        if is_double:
+            bad = binary_entropy_values(<const double*>source, <double*>target, n, log_base)
         else:
-            bad = binary_entropy_loop(<const float*>source, <float*>target, n, log_base,
-                                      n_threads)
+            bad = binary_entropy_values(<const float*>source, <float*>target, n, log_base)
+        return not bad
+    with nogil:
+        if is_double:
+            bad = binary_entropy_in_parallel(<const double*>source, <double*>target, n,
+                                             log_base, n_threads)
+        else:
+            bad = binary_entropy_in_parallel(<const float*>source, <float*>target, n,
+                                             log_base, n_threads)
     return not bad

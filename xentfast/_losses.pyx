@@ -258,6 +258,19 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     return sum16(pos_loss, n)
 
 
+cdef inline double bce_logits_block_at(Py_ssize_t b, const floating* z, const floating* y,
+                                       const floating* w, const floating* pw,
+                                       floating* losses, floating* grads, Py_ssize_t n,
+                                       double grad_scale, int* bad_target) noexcept nogil:
+    # bce_logits_block on block b of n elements.
+    cdef Py_ssize_t start = b * BLOCK
+    return bce_logits_block(
+        z + start, y + start, w + start if w != NULL else NULL,
+        pw + start if pw != NULL else NULL, losses + start if losses != NULL else NULL,
+        grads + start if grads != NULL else NULL, min(BLOCK, n - start), grad_scale,
+        bad_target)
+
+
 cdef double bce_logits_total(const floating* z, const floating* y, const floating* w,
                              const floating* pw, floating* losses, floating* grads,
                              Py_ssize_t n, bint per_element, double denominator,
@@ -265,7 +278,7 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
     # The blocks of bce_logits_block over n elements, on n_threads; returns the
     # sum of the losses / denominator (nan when per_element).  status: 0, or 1 if a
     # target lies outside [0, 1] or is nan, or -1 if out of memory.
-    cdef Py_ssize_t b, start
+    cdef Py_ssize_t b
     cdef BlockResults blocks
     cdef double* block_sums
     cdef int* block_bad
@@ -275,15 +288,15 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
         return NAN
     block_sums = blocks.sums
     block_bad = blocks.bad
-    for b in prange(blocks.count, schedule="static", num_threads=n_threads,
-                    use_threads_if=worth_threads(n, n_threads)):
-        start = b * BLOCK
-        block_sums[b] = bce_logits_block(
-            z + start, y + start, w + start if w != NULL else NULL,
-            pw + start if pw != NULL else NULL,
-            losses + start if losses != NULL else NULL,
-            grads + start if grads != NULL else NULL,
-            min(BLOCK, n - start), grad_scale, &block_bad[b])
+    if worth_threads(n, n_threads):
+        for b in prange(blocks.count, schedule="static", num_threads=n_threads):
+            block_sums[b] = bce_logits_block_at(b, z, y, w, pw, losses, grads, n, grad_scale,
+                                                &block_bad[b])
+    else:
+        # Not even a one-thread parallel region: it costs more than a small input.
+        for b in range(blocks.count):
+            block_sums[b] = bce_logits_block_at(b, z, y, w, pw, losses, grads, n, grad_scale,
+                                                &block_bad[b])
     total = block_results_close(&blocks, status)
     return NAN if per_element else total / denominator
 
@@ -330,6 +343,11 @@ cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray gra
     cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
     cdef Py_ssize_t n = cnp.PyArray_SIZE(logits)
     cdef double total
+    if not worth_threads(n, n_threads):
+        # small: keeping the GIL costs less than releasing and taking it back
+        return bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
+                                <floating*>NULL, grads, n, False, denominator, n_threads,
+                                status)
     with nogil:
         total = bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
                                  <floating*>NULL, grads, n, False, denominator, n_threads,

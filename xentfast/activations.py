@@ -18,7 +18,7 @@ def _elementwise(name, x, out):
     if (out is None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
             and x.flags.c_contiguous):
         # The common case, kept short for small inputs: nothing to convert or lay out.
-        result = np.empty_like(x)
+        result = np.empty(x.shape, x.dtype)
         _activations.elementwise_map(function, x, result, get_num_threads())
         return result if result.ndim else result[()]
     x = _checks.prepare_elementwise(x, out)

@@ -573,7 +573,7 @@ def softmax_cross_entropy_kernel(
     """
     if k < 1 or logits.shape[0] % k != 0:
         raise ValueError("the logits must hold whole rows of k >= 1 values")
-    cdef Py_ssize_t b, m = logits.shape[0] // k
+    cdef Py_ssize_t m = logits.shape[0] // k
     if ((index_targets is None) == (prob_targets is None)
             or (index_targets is not None and index_targets.shape[0] != m)
             or (prob_targets is not None and prob_targets.shape[0] != m * k)
@@ -585,8 +585,6 @@ def softmax_cross_entropy_kernel(
     cdef BlockResults blocks
     if not block_results_open(&blocks, n_blocks(m)):
         raise MemoryError()
-    cdef double* block_sums = blocks.sums
-    cdef int* block_bad = blocks.bad
     cdef int bad
     cdef bint per_element = loss_out is not None
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
@@ -602,11 +600,88 @@ def softmax_cross_entropy_kernel(
     cdef floating* losses = &loss_out[0] if per_element and m > 0 else NULL
     cdef floating* grads = &grad_out[0] if grad_out is not None and m > 0 else NULL
     with nogil:
-        for b in prange(blocks.count, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(m * k, n_threads)):
+        total = softmax_blocks(z, k, m, index, probs, w, cw, hot, smooth, ignore_index,
+                               has_ignore_index, losses, grads, grad_scale, n_threads, &blocks,
+                               &bad)
+    return (NAN if per_element else total / denominator), not bad
+
+
+cdef double softmax_blocks(const floating* z, Py_ssize_t k, Py_ssize_t m,
+                           const Py_ssize_t* index, const floating* probs, const floating* w,
+                           const floating* cw, double hot, double smooth,
+                           Py_ssize_t ignore_index, bint has_ignore_index, floating* losses,
+                           floating* grads, double grad_scale, int n_threads,
+                           BlockResults* blocks, int* bad) noexcept nogil:
+    # softmax_block over every block of rows, on n_threads; returns the sum of
+    # the block sums and closes ``blocks`` (see block_results_close).
+    cdef Py_ssize_t b
+    cdef double* block_sums = blocks.sums
+    cdef int* block_bad = blocks.bad
+    if worth_threads(m * k, n_threads):
+        for b in prange(blocks.count, schedule="static", num_threads=n_threads):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale,
                                           &block_bad[b])
-        total = block_results_close(&blocks, &bad)
-    return (NAN if per_element else total / denominator), not bad
+    else:
+        # Not even a one-thread parallel region: it costs more than a small input.
+        for b in range(blocks.count):
+            block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
+                                          probs, w, cw, hot, smooth, ignore_index,
+                                          has_ignore_index, losses, grads, grad_scale,
+                                          &block_bad[b])
+    return block_results_close(blocks, bad)
+
+
+cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray targets,
+                                cnp.ndarray grad_out, double grad_scale, int n_threads,
+                                BlockResults* blocks, int* bad, floating* element_type):
+    # softmax_blocks for one-hot index targets on checked arrays; element_type
+    # (NULL) picks float or double.
+    cdef const floating* z = <const floating*>cnp.PyArray_DATA(logits)
+    cdef const Py_ssize_t* index = <const Py_ssize_t*>cnp.PyArray_DATA(targets)
+    cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(targets)
+    cdef double total
+    if not worth_threads(m * k, n_threads):
+        # small: keeping the GIL costs less than releasing and taking it back
+        return softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
+                              <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,
+                              grads, grad_scale, n_threads, blocks, bad)
+    with nogil:
+        total = softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
+                               <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,
+                               grads, grad_scale, n_threads, blocks, bad)
+    return total
+
+
+def softmax_cross_entropy_plain(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray grad_out,
+                                double denominator, int n_threads):
+    """The reduced case of softmax_cross_entropy_kernel with class-index targets and
+    no weights, smoothing or ignore_index, for logits (..., k) and intp targets (...)
+    as arrays (grad_out of the logits' shape, or None): acquiring memoryviews costs
+    more than the work on a small input.
+
+    Returns (sum of the losses / denominator, indices_ok), as the kernel does.
+    """
+    cdef int type_num = cnp.PyArray_TYPE(logits)
+    cdef Py_ssize_t k = logits.shape[logits.ndim - 1] if logits.ndim > 0 else 0
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(targets)
+    if not ((type_num == cnp.NPY_DOUBLE or type_num == cnp.NPY_FLOAT) and k > 0
+            and plain_array(logits, type_num, m * k) and plain_array(targets, cnp.NPY_INTP, m)
+            and (grad_out is None or (plain_array(grad_out, type_num, m * k)
+                                      and cnp.PyArray_ISWRITEABLE(grad_out)))):
+        raise ValueError("logits (..., k), targets (...) and grad_out must be C-contiguous "
+                         "arrays: float32 or float64 of one dtype, and intp targets")
+    cdef BlockResults blocks
+    cdef int bad
+    cdef double total
+    if not block_results_open(&blocks, n_blocks(m)):
+        raise MemoryError()
+    if type_num == cnp.NPY_DOUBLE:
+        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator, n_threads,
+                                    &blocks, &bad, <double*>NULL)
+    else:
+        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator, n_threads,
+                                    &blocks, &bad, <float*>NULL)
+    return total / denominator, not bad

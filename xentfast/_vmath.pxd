@@ -183,7 +183,8 @@ cdef extern from *:
         q = fmaf(q, r, 0.4999999403953552f);
         float h = 1.0f + r;
         float lo = fmaf(r * r, q, r - (h - 1.0f));
-        lo = fmaf(n * -XF_F32_LN2_LO, h, lo);
+        float tail = n * -XF_F32_LN2_LO;              /* |tail| < 3e-7 */
+        lo = fmaf(tail, h, fmaf(tail, lo, lo));       /* (h + lo)(1 + tail) */
         float sum = h + lo;
         *lo_out = lo - (sum - h);
         *h_out = sum;

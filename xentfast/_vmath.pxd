@@ -253,19 +253,18 @@ cdef extern from *:
         return s + (err + small);
     }
 
-    /* softplus = max(x, 0) + log(1 + e^-|x|);  log_sigmoid = min(x, 0) - log(1 + e^-|x|).
-       At x = +-inf the sum's error term is nan: those return the base. */
-    static inline float xf_softplus_f32(float x) {
-        float h, lo, scale, T, small;
-        xf_exp_parts_f32(-fabsf(x), &h, &lo, &scale);
+    /* softplus = max(x, 0) + log(1 + e^-|x|);  log_sigmoid = min(x, 0) - log(1 + e^-|x|),
+       from the parts of e^-|x| (xf_exp_parts_f32).  At x = +-inf the sum's error
+       term is nan: those return the base. */
+    static inline float xf_softplus_parts_f32(float x, float h, float lo, float scale) {
+        float T, small;
         xf_log1p_parts_f32(h, lo, scale, &T, &small);
         float base = x > 0.0f ? x : 0.0f;
         float r = xf_add3_f32(base, T, small);
         return fabsf(x) == INFINITY ? base : r;
     }
-    static inline float xf_log_sigmoid_f32(float x) {
-        float h, lo, scale, T, small;
-        xf_exp_parts_f32(-fabsf(x), &h, &lo, &scale);
+    static inline float xf_log_sigmoid_parts_f32(float x, float h, float lo, float scale) {
+        float T, small;
         xf_log1p_parts_f32(h, lo, scale, &T, &small);
         float base = x < 0.0f ? x : 0.0f;
         float r = xf_add3_f32(base, -T, -small);
@@ -277,5 +276,7 @@ cdef extern from *:
     void log1p_parts_f32 "xf_log1p_parts_f32"(float h, float lo, float scale, float* T,
                                               float* small) noexcept nogil
     float sigmoid_f32 "xf_sigmoid_f32"(float x) noexcept nogil
-    float softplus_f32 "xf_softplus_f32"(float x) noexcept nogil
-    float log_sigmoid_f32 "xf_log_sigmoid_f32"(float x) noexcept nogil
+    float softplus_parts_f32 "xf_softplus_parts_f32"(float x, float h, float lo,
+                                                     float scale) noexcept nogil
+    float log_sigmoid_parts_f32 "xf_log_sigmoid_parts_f32"(float x, float h, float lo,
+                                                           float scale) noexcept nogil

@@ -179,7 +179,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef double pos_weights[BLOCK]
     cdef double weights[BLOCK]
     cdef Py_ssize_t i
-    cdef double zi, yi, e, log_term, inv, pw, pos
+    cdef double zi, yi, e, log_term, inv, pw, pos, neg
     cdef float h, lo, scale, log_hi, log_lo
     cdef int bad = 0
     cdef bint weighted
@@ -197,15 +197,21 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             e = exp_nonpositive(-fabs(z[i]))
             exps[i] = e
             neg_loss[i] = log1p_unit(e)
+    weighted = weight != NULL or pos_weight != NULL
     for i in range(n):
         zi = z[i]
         yi = y[i]
         bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
         log_term = neg_loss[i]
-        pos_loss[i] = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
-        neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
+        pos = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
+        neg = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
+        if weighted:   # loop-invariant: gcc makes two loops of this one
+            pos_loss[i] = pos
+            neg_loss[i] = neg
+        else:
+            # The loss.  A nan logit makes it nan: y and 1 - y are not both 0.
+            pos_loss[i] = pos + neg
     bad_target[0] = bad
-    weighted = weight != NULL or pos_weight != NULL
     if grad_out != NULL and not weighted:
         # Unweighted: the gradient goes straight to grad_out, in one pass.
         for i in range(n):
@@ -244,13 +250,10 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             for i in range(n):
                 grad_out[i] = <floating>(weights[i] * (pos_weights[i] * pos_grad[i]
                                                        + neg_grad[i]) * grad_scale)
-    else:
         for i in range(n):
-            pos_loss[i] = pos_loss[i] + neg_loss[i]
+            # nan logits propagate even where both coefficients are 0
+            pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
     # pos_loss now holds the losses.
-    for i in range(n):
-        # nan logits propagate even where both coefficients are 0
-        pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
     if loss_out != NULL:
         for i in range(n):
             loss_out[i] = <floating>pos_loss[i]

@@ -10,7 +10,7 @@ cimport numpy as cnp
 
 from xentfast._arrays cimport plain_pair
 from xentfast._scalar cimport sigmoid, sigmoid32, log_sigmoid_from_exp, softplus_from_exp
-from xentfast._parallel cimport worth_threads
+from xentfast._parallel cimport worth_threads, small_work
 from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32,
                              log_sigmoid_parts_f32, softplus_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
@@ -81,11 +81,14 @@ cdef void map_values(int function, const floating* x, floating* out,
             start += MAP_BLOCK
 
 
-cdef void map_in_parallel(int function, const floating* x, floating* out, Py_ssize_t n,
-                          int n_threads) noexcept nogil:
+cdef void map_on_threads(int function, const floating* x, floating* out, Py_ssize_t n,
+                         int n_threads) noexcept nogil:
     # One contiguous share per thread (a multiple of 16 elements, so that the
     # vector loops of all but the last share have no remainder).
     cdef Py_ssize_t t, start, share = ((n + n_threads - 1) // n_threads + 15) // 16 * 16
+    if not worth_threads(n, n_threads):
+        map_values(function, x, out, n)
+        return
     for t in prange(n_threads, schedule="static", num_threads=n_threads):
         start = t * share
         if start < n:
@@ -102,9 +105,8 @@ def elementwise_map(int function, cnp.ndarray x, cnp.ndarray out, int n_threads)
     cdef void* source = cnp.PyArray_DATA(x)
     cdef void* target = cnp.PyArray_DATA(out)
     cdef bint is_double = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
-    if not worth_threads(n, n_threads):
-        # Small: keep the GIL (releasing it and entering even a one-thread
-        # parallel region cost more than a few hundred elements).
+    if small_work(n):
+        # Keep the GIL, and no parallel region: both cost more than the work.
         if is_double:
             map_values(function, <const double*>source, <double*>target, n)
         else:
@@ -112,9 +114,9 @@ def elementwise_map(int function, cnp.ndarray x, cnp.ndarray out, int n_threads)
         return
     with nogil:
         if is_double:
-            map_in_parallel(function, <const double*>source, <double*>target, n, n_threads)
+            map_on_threads(function, <const double*>source, <double*>target, n, n_threads)
         else:
-            map_in_parallel(function, <const float*>source, <float*>target, n, n_threads)
+            map_on_threads(function, <const float*>source, <float*>target, n, n_threads)
 
 
 cdef inline double logsumexp_of(RowKind kind, double row_max, double log1p_rest) noexcept nogil:

@@ -9,7 +9,7 @@ from libc.math cimport log, log1p
 from xentfast._scalar cimport (xlogy, xlog1my, log_ratio, sum16, compensated_add,
                                compensated_result)
 from xentfast._arrays cimport plain_pair
-from xentfast._parallel cimport worth_threads, BLOCK
+from xentfast._parallel cimport worth_threads, small_work, BLOCK
 
 cimport numpy as cnp
 
@@ -159,11 +159,13 @@ cdef int binary_entropy_values(const floating* p, floating* out, Py_ssize_t n,
     return bad
 
 
-cdef int binary_entropy_in_parallel(const floating* p, floating* out, Py_ssize_t n,
-                                    double log_base, int n_threads) noexcept nogil:
+cdef int binary_entropy_on_threads(const floating* p, floating* out, Py_ssize_t n,
+                                   double log_base, int n_threads) noexcept nogil:
     # One contiguous share per thread, a multiple of 16 elements.
     cdef Py_ssize_t t, start, share = ((n + n_threads - 1) // n_threads + 15) // 16 * 16
     cdef int bad = 0
+    if not worth_threads(n, n_threads):
+        return binary_entropy_values(p, out, n, log_base)
     for t in prange(n_threads, schedule="static", num_threads=n_threads):
         start = t * share
         if start < n:
@@ -184,8 +186,8 @@ def binary_entropy_map(cnp.ndarray p, cnp.ndarray out, double log_base, int n_th
     cdef void* target = cnp.PyArray_DATA(out)
     cdef bint is_double = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
     cdef int bad
-    if not worth_threads(n, n_threads):
-        # Small: keep the GIL (see _activations.elementwise_map).
+    if small_work(n):
+        # Keep the GIL, and no parallel region: both cost more than the work.
         if is_double:
             bad = binary_entropy_values(<const double*>source, <double*>target, n, log_base)
         else:
@@ -193,9 +195,9 @@ def binary_entropy_map(cnp.ndarray p, cnp.ndarray out, double log_base, int n_th
         return not bad
     with nogil:
         if is_double:
-            bad = binary_entropy_in_parallel(<const double*>source, <double*>target, n,
+            bad = binary_entropy_on_threads(<const double*>source, <double*>target, n,
                                              log_base, n_threads)
         else:
-            bad = binary_entropy_in_parallel(<const float*>source, <float*>target, n,
+            bad = binary_entropy_on_threads(<const float*>source, <float*>target, n,
                                              log_base, n_threads)
     return not bad

@@ -17,7 +17,7 @@ from libc.math cimport fabs, fabsf, INFINITY, NAN
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
                                compensated_result)
 from xentfast._arrays cimport plain_array
-from xentfast._parallel cimport worth_threads, BLOCK
+from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32,
                              log1p_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
@@ -350,7 +350,7 @@ cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray gra
     cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
     cdef Py_ssize_t n = cnp.PyArray_SIZE(logits)
     cdef double total
-    if not worth_threads(n, n_threads):
+    if small_work(n):
         # small: keeping the GIL costs less than releasing and taking it back
         return bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
                                 <floating*>NULL, grads, n, False, denominator, n_threads,
@@ -650,7 +650,7 @@ cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray ta
     cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
     cdef Py_ssize_t m = cnp.PyArray_SIZE(targets)
     cdef double total
-    if not worth_threads(m * k, n_threads):
+    if small_work(m * k):
         # small: keeping the GIL costs less than releasing and taking it back
         return softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
                               <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,

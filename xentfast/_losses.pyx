@@ -186,14 +186,20 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
     # replaces it): in float32 arithmetic for float32 input where the kernel set
     # has an FMA (see _vmath.pxd; each within 2^-26 relative), else in double.
+    # The targets are checked in this loop too: it reads them from memory while
+    # the arithmetic hides the wait (the next loop finds them in cache).
     if floating is float and FLOAT32_ARITHMETIC:
         for i in range(n):
+            yi = y[i]
+            bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
             exp_parts_f32(-fabsf(z[i]), &h, &lo, &scale)
             log1p_parts_f32(h, lo, scale, &log_hi, &log_lo)
             exps[i] = (<double>h + <double>lo) * scale
             neg_loss[i] = <double>log_hi + <double>log_lo
     else:
         for i in range(n):
+            yi = y[i]
+            bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
             e = exp_nonpositive(-fabs(z[i]))
             exps[i] = e
             neg_loss[i] = log1p_unit(e)
@@ -201,7 +207,6 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     for i in range(n):
         zi = z[i]
         yi = y[i]
-        bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
         log_term = neg_loss[i]
         pos = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
         neg = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0

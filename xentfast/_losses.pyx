@@ -180,7 +180,10 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef double weights[BLOCK]
     cdef Py_ssize_t i
     cdef double zi, yi, e, log_term, inv, pw, pos, neg
-    cdef float h, lo, scale, log_hi, log_lo
+    cdef float exp_h[BLOCK]
+    cdef float exp_lo[BLOCK]
+    cdef float exp_scale[BLOCK]
+    cdef float log_hi, log_lo
     cdef int bad = 0
     cdef bint weighted
     # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
@@ -188,21 +191,24 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     # has an FMA (see _vmath.pxd; each within 2^-26 relative), else in double.
     # The targets are checked in this loop too: it reads them from memory while
     # the arithmetic hides the wait (the next loop finds them in cache).
+    # The exponentials and the logs run in separate loops: two short loop bodies
+    # vectorise better than one long one (fewer values live in registers).
     if floating is float and FLOAT32_ARITHMETIC:
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-            exp_parts_f32(-fabsf(z[i]), &h, &lo, &scale)
-            log1p_parts_f32(h, lo, scale, &log_hi, &log_lo)
-            exps[i] = (<double>h + <double>lo) * scale
+            exp_parts_f32(-fabsf(z[i]), &exp_h[i], &exp_lo[i], &exp_scale[i])
+        for i in range(n):
+            log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
+            exps[i] = (<double>exp_h[i] + <double>exp_lo[i]) * exp_scale[i]
             neg_loss[i] = <double>log_hi + <double>log_lo
     else:
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-            e = exp_nonpositive(-fabs(z[i]))
-            exps[i] = e
-            neg_loss[i] = log1p_unit(e)
+            exps[i] = exp_nonpositive(-fabs(z[i]))
+        for i in range(n):
+            neg_loss[i] = log1p_unit(exps[i])
     weighted = weight != NULL or pos_weight != NULL
     for i in range(n):
         zi = z[i]

@@ -250,6 +250,9 @@ def run(args):
             print("--plot needs matplotlib, which is not installed "
                   "(pip install matplotlib); nothing was fitted", file=sys.stderr)
             return 2
+    if args.solver == "newton-cd" and args.classes > 2:
+        print("--solver newton-cd fits two classes only", file=sys.stderr)
+        return 2
     if args.threads is not None:
         xentfast.set_num_threads(args.threads)
     dtype = np.dtype(args.dtype)

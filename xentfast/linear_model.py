@@ -356,8 +356,9 @@ def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=1
         step = 1.0 / bound if bound > 0 else 1.0
     if solver == "newton-cd":
         if objective.n_classes != 1 or columns is None:
-            raise ValueError("solver='newton-cd' fits binary models on data in memory; "
-                             "use 'newton' or 'nesterov' for multinomial ones")
+            raise ValueError("Only binary classification is supported by solver='newton-cd' "
+                             "(on data in memory); use 'newton' or 'nesterov' for multinomial "
+                             "models")
         n_iter, grad_max = _linear.coordinate_newton(objective, w, l1, columns(), max_iter,
                                                      tol, progress)
     elif l1 > 0:

@@ -135,6 +135,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # sgd's step decays as 1/sqrt(epoch): within max_iter epochs it need not come
         # near the optimum when that is far from 0 (e.g. with extreme class weights).
         tags.classifier_tags.poor_score = self.solver == "sgd"
+        # newton-cd fits binary models only (as scikit-learn's liblinear).
+        tags.classifier_tags.multi_class = self.solver != "newton-cd"
         return tags
 
     # --- fitting -----------------------------------------------------------

@@ -389,7 +389,8 @@ def test_train_command(solver, classes, dtype, capsys):
     assert f"400 x 3 {dtype}, {classes} classes; solver {solver}, 1 thread(s)" in out
     assert "training accuracy" in out and "ms per" in out
     assert "NumPy gradient descent" in out
-    assert "\r" in err and "rows/s" in err and err.endswith("\n")   # the one-line bar
+    # Not a terminal here: plain progress lines, no \r redraws.
+    assert "\r" not in err and "rows/s" in err and err.endswith("\n")
 
 
 def test_train_gd_matches_the_numpy_loop(capsys):
@@ -445,7 +446,8 @@ def test_train_synthetic_data_follow_the_model():
 
 def test_progress_bar_draws_one_line():
     stream = io.StringIO()
-    bar = _train.ProgressBar(max_iter=4, n_rows=1000, stream=stream, interval=0.0, width=8)
+    bar = _train.ProgressBar(max_iter=4, n_rows=1000, stream=stream, interval=0.0, width=8,
+                             terminal=True)
     for iteration in range(5):
         bar(iteration, 1.0 / (iteration + 1), 10.0 ** -iteration)
     bar.finish()

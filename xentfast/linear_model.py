@@ -122,7 +122,7 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
     loss = problem.loss_and_grad(np.ascontiguousarray(w).reshape(-1), grad)
     if not (np.isfinite(loss) and np.isfinite(grad).all()):
         _check_X_finite(X)  # nan or inf in X shows up here, without a pass of its own
-    return float(loss), grad.reshape(w.shape)
+    return np.float64(loss), grad.reshape(w.shape)
 
 
 # --- fitting ------------------------------------------------------------------

@@ -52,7 +52,7 @@ def sigmoid(x, out=None):
     .. math:: \sigma(x) = \frac{1}{1 + e^{-x}} = \frac{e^{x}}{1 + e^{x}}
 
     The first form overflows e^-x for x below about -709 (float64).  xentfast
-    computes e = e^-|x|, which never overflows, and returns 1 / (1 + e) for
+    computes e = ``exp(-|x|)``, which never overflows, and returns 1 / (1 + e) for
     x ≥ 0 and e / (1 + e) below: the numerator is chosen by a select, not a
     branch, so the loop vectorises.  Within 2 ulp in float64; float32 is
     computed in double and rounded once (within 1 ulp).  σ(+inf) = 1,
@@ -105,8 +105,8 @@ def log_sigmoid(x, out=None):
     .. math:: \log\sigma(x) = \min(x, 0) - \log\left(1 + e^{-|x|}\right)
 
     ``log(sigmoid(x))`` underflows to -inf for x below about -745, and
-    ``-log1p(exp(-x))`` overflows there.  The form above never overflows (e^-|x|
-    ≤ 1) and has no cancellation: min(x, 0) and the log1p term have the same
+    ``-log1p(exp(-x))`` overflows there.  The form above never overflows
+    (``exp(-|x|) <= 1``) and has no cancellation: min(x, 0) and the log1p term have the same
     sign.  Within 2 ulp in float64 and 1 ulp in float32.  log σ(+inf) = 0,
     log σ(-inf) = -inf.
 
@@ -154,7 +154,7 @@ def softplus(x, out=None):
     -----
     .. math:: \operatorname{softplus}(x) = \max(x, 0) + \log\left(1 + e^{-|x|}\right)
 
-    e^x overflows for x above about 709 (float64); e^-|x| never does, and both
+    e^x overflows for x above about 709 (float64); ``exp(-|x|)`` never does, and both
     terms are non-negative, so nothing cancels.  Within 2 ulp in float64 and
     1 ulp in float32.  softplus(+inf) = +inf, softplus(-inf) = 0.
 

@@ -131,7 +131,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         mini-batch loss of every epoch.
     n_features_in_ : int
         The number of features seen by ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         The column names, after fitting a DataFrame with string column names
         (with scikit-learn ≥ 1.6).
 
@@ -156,7 +156,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     .. math::
 
-       \frac{\sum_i s_i\, \mathrm{CE}_i}{\sum_i s_i} + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2,
+       \frac{\sum_i s_i\, \mathrm{CE}_i}{\sum_i s_i}
+       + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2,
 
     scikit-learn's objective with C = 1 / (α Σ s_i), where CE_i is the
     cross-entropy of sample i under σ(x_i coefᵀ + b) (two classes) or

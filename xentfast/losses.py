@@ -73,8 +73,9 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     Exact logs, no clipping: a term whose coefficient is 0 is 0 (so q = 0 with
     y = 0 costs nothing), and the loss is +inf where the observed outcome had
     probability 0.  log(1 - q) is computed from the exact split of 1 - q into
-    hi + lo, so it keeps its digits for tiny q.  Sums are accumulated in float64 in fixed blocks whose sums are added with
-    compensation, so results do not depend on the thread count.
+    hi + lo, so it keeps its digits for tiny q.  Sums are accumulated in
+    float64 in fixed blocks whose sums are added with compensation, so results
+    do not depend on the thread count.
 
     Examples
     --------
@@ -159,15 +160,17 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
 
        \ell(z, y) = -w \left(\mathrm{pw}\, y \log\sigma(z) + (1 - y) \log\sigma(-z)\right),
        \qquad
-       \frac{\partial \ell}{\partial z} = w \left((1 - y)\,\sigma(z) - \mathrm{pw}\, y\,\sigma(-z)\right)
+       \frac{\partial \ell}{\partial z}
+       = w \left((1 - y)\,\sigma(z) - \mathrm{pw}\, y\,\sigma(-z)\right)
 
     which is w (σ(z) - y) without ``pos_weight``.  The textbook forms fail at
-    large |z|: log(σ(z)) is -inf once σ(z) underflows, and softplus(z) - y z
-    cancels when the loss is small.  Here -log σ(±z) = log(1 + e^-|z|) ∓ min(±z,
-    0) share one exponential e^-|z| ≤ 1 (it never overflows), and σ(±z) are
-    both formed from it without computing 1 - σ, so nothing cancels: logits of
-    ±800 or ±1e4 give finite losses and exact gradients.  A term whose
-    coefficient is 0 is 0 (z = -inf with y = 0 costs nothing).  Sums are accumulated in float64 in fixed blocks whose sums are added with
+    large ``|z|``: log(σ(z)) is -inf once σ(z) underflows, and softplus(z) - y
+    z cancels when the loss is small.  Here ``-log σ(±z) = log(1 + exp(-|z|)) ∓
+    min(±z, 0)`` share one exponential ``exp(-|z|) <= 1`` (it never overflows),
+    and σ(±z) are both formed from it without computing 1 - σ, so nothing
+    cancels: logits of ±800 or ±1e4 give finite losses and exact gradients.  A
+    term whose coefficient is 0 is 0 (z = -inf with y = 0 costs nothing).  Sums
+    are accumulated in float64 in fixed blocks whose sums are added with
     compensation, so results do not depend on the thread count.
 
     Examples
@@ -279,8 +282,9 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     that of :func:`logsumexp`: shifted by the row's max, with the max left out
     of the sum and log1p taken of the rest, so no exponential overflows and a
     dominant class keeps its digits.  softmax(z) is formed from the same
-    exponentials for the gradient, in the same pass.  Sums are accumulated in float64 in fixed blocks whose sums are added with
-    compensation, so results do not depend on the thread count.
+    exponentials for the gradient, in the same pass.  Sums are accumulated in
+    float64 in fixed blocks whose sums are added with compensation, so results
+    do not depend on the thread count.
 
     Examples
     --------

@@ -29,7 +29,8 @@ case "$repaired" in
     *manylinux_*) ;;
     *) echo "build_wheel.sh: $repaired has no manylinux_* tag" >&2; exit 1 ;;
 esac
-if ! unzip -l "$repaired" | grep -q "xentfast.libs/libgomp"; then
+# (grep without -q reads to the end: with pipefail, an early exit would fail the pipe.)
+if ! "$python" -m zipfile -l "$repaired" | grep "xentfast.libs/libgomp" >/dev/null; then
     echo "build_wheel.sh: libgomp is not vendored under xentfast.libs/" >&2
     exit 1
 fi

@@ -26,13 +26,13 @@ def test_license_file():
     assert "the xentfast developers" in text
 
 
-def test_dir_lists_the_lazy_estimator_without_importing_it():
+def test_dir_lists_the_lazy_estimator_without_importing_it(tmp_path):
     code = ("import sys, xentfast; names = dir(xentfast); "
             "print('LogisticRegression' in names, "
             "'xentfast.logistic_regression' in sys.modules, "
             "set(xentfast.__all__) <= set(names))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT.parent)
+                            timeout=120, cwd=tmp_path)
     assert result.stdout.split() == ["True", "False", "True"], result.stderr
     assert xentfast.LogisticRegression.__name__ == "LogisticRegression"
 

@@ -43,7 +43,7 @@ except ImportError:  # older setuptools
 # Modules with hot loops: built for each kernel set.
 KERNEL_MODULES = ["_activations", "_information", "_losses", "_linear"]
 # Modules without hot loops: built once.
-SUPPORT_MODULES = ["_validate", "_build_info"]
+SUPPORT_MODULES = ["_validate", "_build_info", "_objective", "_solvers", "_penalised"]
 # Cython's utility code, shared by all of the above (Cython >= 3.1).
 SHARED_UTILITY_MODULE = "xentfast._cyutility"
 
@@ -234,7 +234,8 @@ def kernel_set_of(ext):
 
 
 def extension(name, source):
-    return Extension(name, [source], include_dirs=[np.get_include()],
+    # xentfast/ for the C headers there (_gram.h), also from the kernel sets' C.
+    return Extension(name, [source], include_dirs=[np.get_include(), "xentfast"],
                      define_macros=DEFINE_MACROS)
 
 

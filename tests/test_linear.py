@@ -185,4 +185,4 @@ def test_bad_class_labels():
 
 def test_unknown_solver():
     with pytest.raises(ValueError, match="solver must be one of"):
-        linear_model.fit_logistic(np.ones((4, 2)), np.zeros(4), 1, solver="newton")
+        linear_model.fit_logistic(np.ones((4, 2)), np.zeros(4), 1, solver="cholesky")

@@ -39,13 +39,14 @@ __all__ = [
     "sigmoid", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
     "entropy", "binary_entropy", "cross_entropy", "kl_divergence",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy",
-    "logistic_loss_and_grad", "LogisticRegression",
+    "logistic_loss_and_grad", "LogisticRegression", "logistic_regression_path",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
 ]
 
-# Loaded on first use rather than with xentfast: LogisticRegression imports
-# scikit-learn when it is installed (about a second).
-_LAZY = {"LogisticRegression": "xentfast.logistic_regression"}
+# Loaded on first use rather than with xentfast: they import scikit-learn when
+# it is installed (about a second).
+_LAZY = {"LogisticRegression": "xentfast.logistic_regression",
+         "logistic_regression_path": "xentfast._path"}
 
 
 def __getattr__(name):

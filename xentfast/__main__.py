@@ -27,7 +27,17 @@ Markdown tables with the machine, the kernel set and the thread counts.
                     lbfgs (on --threads, default 2), with each fit's peak memory; then
                     issue 4's targets.  About 1-2 minutes.
 
---peers and --linear can be given together.  The peers are optional:
+  bench --fits      issue 11's fits: dense standardised and ill-conditioned 1M x 32,
+                    sparse CSR 500,000 x 20,000, multinomial 200,000 x 32 x 10, with
+                    every solver, against scikit-learn and glum (the bench extra), all on
+                    --threads (default 2); several minutes (--quick: a tenth)
+
+  bench --penalties issue 12's fits: pure L1 on the sparse data, elastic net on dense
+                    standardised and ill-conditioned 1M x 32, a 20-alpha L1 path, against
+                    scikit-learn, glum and skglm (the bench extra), on --threads
+                    (default 2)
+
+--peers, --linear, --fits and --penalties can be given together.  The peers are optional:
 pip install "xentfast[bench]" brings SciPy and scikit-learn; PyTorch is not in
 the extra, install it by hand with: pip install torch==2.13.0
 """
@@ -57,6 +67,14 @@ def add_bench_arguments(bench):
     bench.add_argument("--linear", action="store_true",
                        help="logistic_loss_and_grad and LogisticRegression.fit against NumPy "
                             "and scikit-learn")
+    bench.add_argument("--fits", action="store_true",
+                       help="fit the issue-11 problems (dense standardised and ill-conditioned, "
+                            "sparse, multinomial) with every solver and against scikit-learn "
+                            "and glum, on --threads (default 2); several minutes")
+    bench.add_argument("--penalties", action="store_true",
+                       help="issue 12's fits: pure L1 on sparse data, elastic net on dense "
+                            "data, a 20-alpha L1 path, against scikit-learn, glum and skglm, "
+                            "on --threads (default 2); several minutes")
     bench.add_argument("--quick", action="store_true",
                        help=f"small sizes only ({_bench.QUICK_SIZES}; with --peers "
                             f"{_bench.QUICK_PEER_SIZES}; with --linear 100,000 x 32), "
@@ -85,7 +103,15 @@ def run_bench(args):
         _bench.run_linear(n_samples=n_samples, n_features=args.linear_features,
                           fit_threads=args.threads or 2, budget=2 * budget,
                           fit_repeats=1 if args.quick else 3)
-    if not (args.peers or args.linear):
+    if args.fits:
+        from xentfast import _bench_fits
+        _bench_fits.run_fits(threads=args.threads or 2, quick=args.quick,
+                             repeats=1 if args.quick else 3)
+    if args.penalties:
+        from xentfast import _bench_fits
+        _bench_fits.run_penalties(threads=args.threads or 2, quick=args.quick,
+                                  repeats=1 if args.quick else 3)
+    if not (args.peers or args.linear or args.fits or args.penalties):
         if args.threads is not None:
             xentfast.set_num_threads(args.threads)
         sizes = args.sizes or (_bench.QUICK_SIZES if args.quick else _bench.SIZES)

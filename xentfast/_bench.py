@@ -700,8 +700,8 @@ def _xentfast_on(threads, function):
 
 def linear_data(n_samples, n_features, seed=0):
     """X (float64), labels 0/1 (intp) and the same as float64: the train command's data."""
-    from xentfast import _train
-    X, y, _ = _train.make_synthetic(n_samples, n_features, 2, np.float64, seed)
+    from xentfast import _datasets
+    X, y, _ = _datasets.make_synthetic(n_samples, n_features, 2, np.float64, seed)
     return X, y, y.astype(np.float64)
 
 

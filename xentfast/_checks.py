@@ -24,6 +24,10 @@ def as_real_array(a, name):
     float32 and float64 are kept; every other real dtype (ints, bools, float16,
     longdouble) becomes float64.  Complex, object, string and time dtypes raise.
     """
+    if type(a) is not np.ndarray and hasattr(a, "nnz") and hasattr(a, "tocsr"):
+        raise TypeError(f"{name} is a scipy.sparse {type(a).__name__}, but this function takes "
+                        f"dense arrays: convert it with .toarray() (logistic_loss_and_grad "
+                        f"and LogisticRegression take sparse X)")
     arr = np.asarray(a)
     if arr.dtype in FLOAT_DTYPES:
         return arr

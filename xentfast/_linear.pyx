@@ -1,343 +1,403 @@
-# Layer 2: the fused loss-and-gradient pass of logistic (binary) and softmax
-# (multinomial) regression.  X is read once per call, tile by tile: a tile's
-# logits are formed, turned into residuals r = s (prediction - target) and the
-# loss, and its rows are added into the gradient while still in cache.  The
-# loops run along whatever is contiguous, so that they vectorise: along each
-# row for a C-ordered X, down each column of the tile for a Fortran-ordered X
-# (a mini-batch of which is first gathered into a small column-major tile).
+# Layer 2: the in-memory objective of logistic (binary) and softmax
+# (multinomial) regression: Σ s_i CE_i / Σ s_i + α/2 ||coef||², its gradient,
+# its Hessian and Hessian-vector products, each from one pass over X.
 #
-# The rows are split into a fixed number of chunks (independent of the thread
-# count); each chunk accumulates its own gradient and loss in float64, and the
-# chunks are added in a fixed order, so results do not depend on the threads.
+# A pass reads X tile by tile (TILE rows): it forms the tile's logits, turns
+# them into what the question needs (loss, residuals r = s (prediction -
+# target) and curvature; or a Hessian product's weights), and adds the tile's
+# rows, weighted by those, into the chunk's gradient-sized sums while they are
+# still in cache; a Hessian pass also adds their weighted outer products.
+# The per-layout primitives live in _linear_dense.pxi (C or Fortran order) and
+# _linear_sparse.pxi (CSR); the Gram kernel of the Hessian in _gram.h.
+#
+# The rows are split into a fixed number of chunks (from the problem's shape,
+# never from the thread count); each chunk sums into its own slot in float64
+# and the slots are added in a fixed order, so results do not depend on the
+# threads.  Hessian passes give each group of consecutive chunks one Hessian
+# accumulator (memory: a group's Hessian is p² doubles), again a fixed split.
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport log, fabs, sqrt, INFINITY
-from libc.stdint cimport uint64_t
-from libc.stdlib cimport malloc, free
+from libc.math cimport log, fabs
 
 import numpy as np
 
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
+from xentfast._objective cimport Objective
+from xentfast._solvers cimport Progress
+
+cdef extern from "_gram.h":
+    enum: XF_GRAM_CB
+    void xentfast_gram_update(const double* T, const double* Tw, Py_ssize_t nt,
+                              Py_ssize_t dpad, double* H) noexcept nogil
 
 cdef enum:
-    TILE = 64                 # rows per tile: logits and residuals stay in L1
+    TILE = 64                   # rows per tile: logits and residuals stay in L1
     MAX_CHUNKS = 64
     MIN_CHUNK_ROWS = 256
-    PARALLEL_MIN_WORK = 65536  # rows * features * classes below which one thread is faster
+    PARALLEL_MIN_WORK = 65536   # rows * multiply-adds per row below which one thread is faster
 
+# Multiply-adds between two checks for signals in a long pass (tens of ms).
+cdef double WAVE_WORK = 1 << 26
 
-cdef Py_ssize_t n_params(const Problem* P) noexcept nogil:
-    return P.n_classes * (P.n_features + P.fit_intercept)
-
-
-cdef inline double dot16(const double* r, const floating* col, Py_ssize_t nt) noexcept nogil:
-    # Sixteen independent partial sums (four vectors of four): the compiler keeps
-    # them in registers, so the sum is not one long chain of dependent adds,
-    # and without reassociating anything (no -ffast-math).
-    cdef double a[16]
-    cdef Py_ssize_t t = 0, q
-    for q in range(16):
-        a[q] = 0.0
-    while t + 16 <= nt:
-        for q in range(16):
-            a[q] += r[t + q] * col[t + q]
-        t += 16
-    while t < nt:
-        a[0] += r[t] * col[t]
-        t += 1
-    for q in range(8):
-        a[q] += a[q + 8]
-    for q in range(4):
-        a[q] += a[q + 4]
-    return (a[0] + a[1]) + (a[2] + a[3])
+# Memory budgets (bytes) that set the fixed splits of wide problems.
+cdef Py_ssize_t SLOT_BUDGET = 4 << 20      # all chunks' gradient-sized sums
+cdef Py_ssize_t GATHER_BUDGET = 512 << 10  # one gathered tile of a Fortran-order mini-batch
+cdef Py_ssize_t HESSIAN_BUDGET = 64 << 20  # all groups' Hessian accumulators
 
 
 cdef inline Py_ssize_t sample_at(const Py_ssize_t* rows, Py_ssize_t position) noexcept nogil:
     return rows[position] if rows != NULL else position
 
 
-cdef void gather_tile(const Problem* P, const floating* X, const Py_ssize_t* rows,
-                      Py_ssize_t t0, Py_ssize_t nt, double* tile) noexcept nogil:
-    # tile[j*TILE + t] = X[sample t0 + t, j]: the tile's rows, stored by column.
-    cdef Py_ssize_t d = P.n_features, t, j
-    cdef Py_ssize_t row_stride = P.row_stride, col_stride = P.col_stride
-    cdef const floating* row
-    for t in range(nt):
-        row = X + sample_at(rows, t0 + t) * row_stride
-        for j in range(d):
-            tile[j * TILE + t] = row[j * col_stride]
+cdef inline Py_ssize_t clamp(Py_ssize_t value, Py_ssize_t low, Py_ssize_t high) noexcept nogil:
+    return low if value < low else (high if value > high else value)
 
 
-cdef void tile_logits(const Problem* P, const floating* cols, Py_ssize_t col_stride,
-                      const double* w, Py_ssize_t nt, double* Z) noexcept nogil:
-    # Z[c*TILE + t] = x_t . w_c + b_c, where column j of the tile is cols + j*col_stride.
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept
-    cdef Py_ssize_t c, j, t
-    cdef const floating* col
-    cdef double* z
-    cdef double b, wcj
-    for c in range(k):
-        b = w[c * ps + d] if P.fit_intercept else 0.0
-        z = Z + c * TILE
-        for t in range(nt):
-            z[t] = b
-        for j in range(d):
-            col = cols + j * col_stride
-            wcj = w[c * ps + j]
-            for t in range(nt):
-                z[t] += col[t] * wcj
+cdef inline double pair_curvature(const Problem* P, const double* weights,
+                                  const double* curvature, Py_ssize_t t, Py_ssize_t c,
+                                  Py_ssize_t c2) noexcept nogil:
+    # The weight of x_t x_tᵀ in the Hessian block of classes (c, c2): s σ(z)σ(-z)
+    # (binary; already in curvature[t]), or s (p_c [c = c2] - p_c p_c2).
+    cdef double pc
+    if P.n_classes == 1:
+        return curvature[t]
+    pc = curvature[c * TILE + t]
+    if c == c2:
+        return weights[t] * (pc - pc * pc)
+    return -weights[t] * pc * curvature[c2 * TILE + t]
 
 
-cdef double tile_residuals(const Problem* P, const Py_ssize_t* rows, Py_ssize_t t0,
-                           Py_ssize_t nt, Residual residual, double* Z, double* buffers,
-                           double* weight_sum) noexcept nogil:
-    # Replace the logits in Z by the residuals; return the tile's weighted loss.
-    # The tile's targets and weights are gathered first, so that the binary
-    # loop below is branch-free over contiguous buffers and vectorises; it
-    # writes per-row losses that are summed afterwards.
-    cdef Py_ssize_t k = P.n_classes, c, t, i, label
-    cdef const double* sw = P.sample_weight
-    cdef double* weights = buffers
-    cdef double* targets = buffers + TILE
-    cdef double* losses = buffers + 2 * TILE
-    cdef double s, z, y, e, loss = 0.0, m, total, z_label, inv_total
+include "_linear_dense.pxi"
+include "_linear_sparse.pxi"
+include "_linear_columns.pxi"
+
+
+# --- the primitives of a tile, whatever the layout --------------------------
+
+cdef void tile_logits(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
+                      double* Z, double* gathered) noexcept nogil:
+    # Z[c*TILE + t] = xa_t · w_c (Q.w: the parameters, or the vector of a product).
+    if P.layout == CSR_ROWS:
+        if P.X_is_float32:
+            sparse_logits(P, <const float*>P.X, Q.w, Q.rows, t0, nt, Z)
+        else:
+            sparse_logits(P, <const double*>P.X, Q.w, Q.rows, t0, nt, Z)
+    elif P.X_is_float32:
+        dense_logits(P, <const float*>P.X, Q.w, Q.rows, t0, nt, Z, gathered)
+    else:
+        dense_logits(P, <const double*>P.X, Q.w, Q.rows, t0, nt, Z, gathered)
+
+
+cdef void tile_gradient(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
+                        const double* Z, double* G, const double* gathered) noexcept nogil:
+    # G[c*(d+1) + j] += Σ_t Z[c*TILE + t] xa_tj
+    if P.layout == CSR_ROWS:
+        if P.X_is_float32:
+            sparse_gradient(P, <const float*>P.X, Q.rows, t0, nt, Z, G)
+        else:
+            sparse_gradient(P, <const double*>P.X, Q.rows, t0, nt, Z, G)
+    elif P.X_is_float32:
+        dense_gradient(P, <const float*>P.X, Q.rows, t0, nt, Z, G, gathered)
+    else:
+        dense_gradient(P, <const double*>P.X, Q.rows, t0, nt, Z, G, gathered)
+
+
+cdef void tile_hessian(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
+                       const double* weights, const double* curvature, double* H,
+                       double* tiles) noexcept nogil:
+    if P.layout == CSR_ROWS:
+        if P.X_is_float32:
+            sparse_hessian(P, <const float*>P.X, Q.rows, t0, nt, weights, curvature, H)
+        else:
+            sparse_hessian(P, <const double*>P.X, Q.rows, t0, nt, weights, curvature, H)
+    elif P.X_is_float32:
+        dense_hessian(P, <const float*>P.X, Q.rows, t0, nt, weights, curvature, H, tiles)
+    else:
+        dense_hessian(P, <const double*>P.X, Q.rows, t0, nt, weights, curvature, H, tiles)
+
+
+cdef double tile_weights(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
+                         double* weights) noexcept nogil:
+    # The tile's sample weights into a contiguous buffer; returns their sum.
     # No load under a NULL-pointer condition (it would vectorise as a slow masked load).
+    cdef Py_ssize_t t
+    cdef double total = 0.0
     for t in range(nt):
         weights[t] = 1.0
-    if sw != NULL:
+    if P.sample_weight != NULL:
         for t in range(nt):
-            weights[t] = sw[sample_at(rows, t0 + t)]
-    if k == 1:
-        for t in range(nt):
-            targets[t] = P.y[sample_at(rows, t0 + t)]
+            weights[t] = P.sample_weight[sample_at(Q.rows, t0 + t)]
     for t in range(nt):
-        weight_sum[0] += weights[t]
-    if residual == GRAM_RESIDUAL:
-        for c in range(k):
-            for t in range(nt):
-                Z[c * TILE + t] *= weights[t]
-        return 0.0
+        total += weights[t]
+    return total
+
+
+cdef double tile_evaluate(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
+                          double* Z, double* curvature, const double* weights,
+                          double* targets, double* losses) noexcept nogil:
+    # Replace the logits in Z by the residuals and fill ``curvature``; return the
+    # tile's weighted loss.  Binary: curvature[t] = s σ(z) σ(-z).  Multinomial:
+    # curvature[c*TILE + t] = p_c, the softmax probabilities.  The targets are
+    # gathered first, so that the binary loop is branch-free over contiguous
+    # buffers and vectorises; it writes per-row losses that are summed afterwards.
+    cdef Py_ssize_t k = P.n_classes, c, t, label
+    cdef double s, z, y, e, inv, loss = 0.0, m, total, z_label, inv_total, p
     if k == 1:
+        for t in range(nt):
+            targets[t] = P.y[sample_at(Q.rows, t0 + t)]
         for t in range(nt):
             # CE = log(1 + e^-|z|) - y min(z, 0) - (1 - y) min(-z, 0): three terms >= 0.
+            # σ(z) and σ(-z) are both formed from e^-|z|, never as 1 - σ.
             s = weights[t]
             z = Z[t]
             y = targets[t]
             e = exp_nonpositive(-fabs(z))
+            inv = 1.0 / (1.0 + e)
             losses[t] = s * (log1p_unit(e) + ((1.0 - y) * z if z >= 0.0 else -y * z))
-            Z[t] = s * ((1.0 if z >= 0.0 else e) / (1.0 + e) - y)
+            Z[t] = s * ((1.0 if z >= 0.0 else e) * inv - y)
+            curvature[t] = s * (e * inv) * inv
         for t in range(nt):
             loss += losses[t]
-        return loss
-    for t in range(nt):
-        # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
-        s = weights[t]
-        label = P.labels[sample_at(rows, t0 + t)]
-        m = Z[t]
-        for c in range(1, k):
-            if Z[c * TILE + t] > m:
-                m = Z[c * TILE + t]
-        z_label = Z[label * TILE + t]
-        total = 0.0
-        for c in range(k):
-            e = exp_nonpositive(Z[c * TILE + t] - m)
-            Z[c * TILE + t] = e
-            total += e
-        loss += s * ((m - z_label) + log(total))
-        inv_total = 1.0 / total
-        for c in range(k):
-            Z[c * TILE + t] = s * (Z[c * TILE + t] * inv_total - (1.0 if c == label else 0.0))
+    else:
+        for t in range(nt):
+            # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
+            s = weights[t]
+            label = P.labels[sample_at(Q.rows, t0 + t)]
+            m = Z[t]
+            for c in range(1, k):
+                if Z[c * TILE + t] > m:
+                    m = Z[c * TILE + t]
+            z_label = Z[label * TILE + t]
+            total = 0.0
+            for c in range(k):
+                e = exp_nonpositive(Z[c * TILE + t] - m)
+                curvature[c * TILE + t] = e
+                total += e
+            loss += s * ((m - z_label) + log(total))
+            inv_total = 1.0 / total
+            for c in range(k):
+                p = curvature[c * TILE + t] * inv_total
+                curvature[c * TILE + t] = p
+                Z[c * TILE + t] = s * (p - (1.0 if c == label else 0.0))
+    if Q.keep_curvature:
+        # What Hessian products at this w need, per sample (Q.rows is NULL here).
+        if k == 1:
+            for t in range(nt):
+                P.curvature[t0 + t] = curvature[t]
+        else:
+            for t in range(nt):
+                for c in range(k):
+                    P.curvature[(t0 + t) * k + c] = curvature[c * TILE + t]
     return loss
 
 
-cdef void tile_gradient(const Problem* P, const floating* cols, Py_ssize_t col_stride,
-                        Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
-    # G[c*(d+1) + j] += Σ_t r_ct x_tj, and G[c*(d+1) + d] += Σ_t r_ct.
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t
-    cdef double intercept
-    for c in range(k):
-        for j in range(d):
-            G[c * (d + 1) + j] += dot16(Z + c * TILE, cols + j * col_stride, nt)
-        intercept = 0.0
+cdef void tile_product(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
+                       double* Z, const double* weights) noexcept nogil:
+    # Z holds u = Xa v.  Hessian product: binary u s σσ', multinomial
+    # s p_c (u_c - Σ_c' p_c' u_c') from the curvature kept by evaluate (all rows,
+    # so sample t0 + t).  Gram product: s u.
+    cdef Py_ssize_t k = P.n_classes, c, t
+    cdef const double* p
+    cdef double mean
+    if Q.mode == GRAM_PRODUCT:
+        for c in range(k):
+            for t in range(nt):
+                Z[c * TILE + t] *= weights[t]
+    elif k == 1:
         for t in range(nt):
-            intercept += Z[c * TILE + t]
-        G[c * (d + 1) + d] += intercept
+            Z[t] *= P.curvature[t0 + t]
+    else:
+        for t in range(nt):
+            p = P.curvature + (t0 + t) * k
+            mean = 0.0
+            for c in range(k):
+                mean += p[c] * Z[c * TILE + t]
+            for c in range(k):
+                Z[c * TILE + t] = weights[t] * p[c] * (Z[c * TILE + t] - mean)
 
 
-cdef void row_logits(const Problem* P, const floating* X, const double* w,
-                     const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt,
-                     double* Z) noexcept nogil:
-    # Z[c*TILE + t] = x_t . w_c + b_c for rows with contiguous features (C order).
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept, c, t
-    cdef const floating* row
-    for t in range(nt):
-        row = X + sample_at(rows, t0 + t) * P.row_stride
-        for c in range(k):
-            Z[c * TILE + t] = (w[c * ps + d] if P.fit_intercept else 0.0) + dot16(
-                w + c * ps, row, d)
+# --- a pass: chunks, groups, threads ------------------------------------------
+
+cdef inline Py_ssize_t chunk_count(const Problem* P, Py_ssize_t n_rows) noexcept nogil:
+    return clamp(n_rows // MIN_CHUNK_ROWS, 1, P.max_chunks)
 
 
-cdef void row_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
-                       Py_ssize_t t0, Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
-    # G[c*(d+1) + j] += r_ct x_tj row by row (vectorised over j), and the intercepts.
-    # Four rows per pass over G, so that G is loaded and stored a quarter as often.
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t = 0
-    cdef const floating* x0
-    cdef const floating* x1
-    cdef const floating* x2
-    cdef const floating* x3
-    cdef double* g
-    cdef double r0, r1, r2, r3
-    while t + 4 <= nt:
-        x0 = X + sample_at(rows, t0 + t) * P.row_stride
-        x1 = X + sample_at(rows, t0 + t + 1) * P.row_stride
-        x2 = X + sample_at(rows, t0 + t + 2) * P.row_stride
-        x3 = X + sample_at(rows, t0 + t + 3) * P.row_stride
-        for c in range(k):
-            r0 = Z[c * TILE + t]
-            r1 = Z[c * TILE + t + 1]
-            r2 = Z[c * TILE + t + 2]
-            r3 = Z[c * TILE + t + 3]
-            g = G + c * (d + 1)
-            for j in range(d):
-                g[j] += ((r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j]))
-            g[d] += (r0 + r1) + (r2 + r3)
-        t += 4
-    while t < nt:
-        x0 = X + sample_at(rows, t0 + t) * P.row_stride
-        for c in range(k):
-            r0 = Z[c * TILE + t]
-            g = G + c * (d + 1)
-            for j in range(d):
-                g[j] += r0 * x0[j]
-            g[d] += r0
-        t += 1
+cdef inline Py_ssize_t hess_group_size(const Problem* P) noexcept nogil:
+    return P.n_classes * P.n_classes * P.hess_dim * P.hess_dim
 
 
-cdef void chunk_pass(const Problem* P, const floating* X, const double* w,
-                     const Py_ssize_t* rows, Py_ssize_t start, Py_ssize_t stop,
-                     Residual residual, double* out) noexcept nogil:
-    # out: this chunk's gradient sums (k*(d+1)), then its loss, then its weight sum.
-    cdef Py_ssize_t size = P.n_classes * (P.n_features + 1), t0, nt, j
+cdef void chunk_pass(const Problem* P, const Pass* Q, Py_ssize_t start, Py_ssize_t stop,
+                     double* slot, double* scratch, double* H, double* tiles) noexcept nogil:
+    # slot: this chunk's gradient-sized sums (k*(d+1)), then its loss, then its
+    # weight sum.  H: the group's Hessian blocks (a Hessian pass), else NULL.
+    cdef Py_ssize_t k = P.n_classes, size = P.slot_size - 2, t0, nt, j
+    cdef double* Z = scratch
+    cdef double* curvature = scratch + k * TILE
+    cdef double* weights = scratch + 2 * k * TILE
+    cdef double* targets = weights + TILE
+    cdef double* losses = targets + TILE
+    cdef double* gathered = losses + TILE
     cdef double loss = 0.0, weight_sum = 0.0
-    cdef double buffers[3 * TILE]
-    # C order (features contiguous): row by row.  Fortran order over all rows: the
-    # tile's columns are contiguous in X already.  Otherwise (a mini-batch of a
-    # Fortran-ordered X): the rows are gathered into a column-major tile first.
-    cdef bint by_row = P.col_stride == 1
-    cdef bint in_place = not by_row and rows == NULL and P.row_stride == 1
-    cdef double* Z = <double*>malloc(P.n_classes * TILE * sizeof(double))
-    cdef double* tile = NULL if by_row or in_place else <double*>malloc(
-        P.n_features * TILE * sizeof(double))
+    cdef bint accumulate = Q.mode != EVALUATE or Q.want_grad
     for j in range(size):
-        out[j] = 0.0
+        slot[j] = 0.0
     t0 = start
     while t0 < stop:
-        nt = stop - t0 if stop - t0 < TILE else TILE
-        if by_row:
-            row_logits(P, X, w, rows, t0, nt, Z)
-        elif in_place:
-            tile_logits(P, X + t0, P.col_stride, w, nt, Z)
+        nt = stop - t0 if stop - t0 < P.tile_rows else P.tile_rows
+        tile_logits(P, Q, t0, nt, Z, gathered)
+        weight_sum += tile_weights(P, Q, t0, nt, weights)
+        if Q.mode == EVALUATE:
+            loss += tile_evaluate(P, Q, t0, nt, Z, curvature, weights, targets, losses)
         else:
-            gather_tile(P, X, rows, t0, nt, tile)
-            tile_logits(P, tile, TILE, w, nt, Z)
-        loss += tile_residuals(P, rows, t0, nt, residual, Z, buffers, &weight_sum)
-        if by_row:
-            row_gradient(P, X, rows, t0, nt, Z, out)
-        elif in_place:
-            tile_gradient(P, X + t0, P.col_stride, nt, Z, out)
-        else:
-            tile_gradient(P, tile, TILE, nt, Z, out)
+            tile_product(P, Q, t0, nt, Z, weights)
+        if accumulate:
+            tile_gradient(P, Q, t0, nt, Z, slot, gathered)
+        if H != NULL:
+            tile_hessian(P, Q, t0, nt, weights, curvature, H, tiles)
         t0 += nt
-    free(Z)
-    free(tile)
-    out[size] = loss
-    out[size + 1] = weight_sum
+    slot[size] = loss
+    slot[size + 1] = weight_sum
 
 
-cdef double loss_and_grad(const Problem* P, const double* w, double* grad,
-                          const Py_ssize_t* rows, Py_ssize_t n_rows,
-                          Residual residual) noexcept nogil:
-    """The objective Σ s_i CE_i / Σ s_i + α/2 ||coef||² and its gradient (into grad).
+cdef void group_pass(const Problem* P, const Pass* Q, Py_ssize_t group, Py_ssize_t n_groups,
+                     Py_ssize_t n_chunks) noexcept nogil:
+    # The chunks of one group, in order, on one thread.
+    cdef Py_ssize_t chunk, j, n = Q.n_rows, size = hess_group_size(P)
+    cdef double* H = NULL
+    cdef double* tiles = NULL
+    if Q.want_hess:
+        H = P.hess_groups + group * size
+        for j in range(size):
+            H[j] = 0.0
+        if P.hess_tiles != NULL:
+            tiles = P.hess_tiles + group * 2 * TILE * P.hess_dim
+    for chunk in range(group * n_chunks // n_groups, (group + 1) * n_chunks // n_groups):
+        chunk_pass(P, Q, chunk * n // n_chunks, (chunk + 1) * n // n_chunks,
+                   P.slots + chunk * P.slot_size, P.scratch + group * P.scratch_size, H, tiles)
 
-    ``rows`` (n_rows sample indices) restricts the pass to a mini-batch; NULL
-    means all samples.  With GRAM_RESIDUAL, grad = Xaᵀ S Xa w / Σ s_i for the
-    intercept-augmented Xa, and the loss is 0.
-    """
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept
-    cdef Py_ssize_t size = k * (d + 1), stride = size + 2
-    cdef Py_ssize_t n_chunks, chunk, c, j, start, stop
+
+cdef int run_pass(const Problem* P, const Pass* Q) except -1 nogil:
+    # Leaves the summed slot in P.slots: gradient-sized sums, loss, weight sum.  A
+    # Hessian pass leaves the summed Hessian blocks in the first group's accumulator.
+    # Long passes run their groups in waves of about WAVE_WORK multiply-adds, with
+    # a check for signals (Ctrl-C) between waves, so that they stop soon after
+    # one arrives.  Threads take groups as they free up (dynamic schedule): which
+    # thread sums a group does not change the result.
+    cdef Py_ssize_t n_chunks = chunk_count(P, Q.n_rows), n_groups = n_chunks
+    cdef Py_ssize_t group, chunk, j, size = hess_group_size(P), first = 0, last, wave
+    cdef double work_per_row = P.work_per_row, group_work
     cdef int n_threads = P.n_threads
-    cdef double loss = 0.0, weight_sum = 0.0, penalty = 0.0, inv_weight, coef
-    cdef double* out
-    if rows == NULL:
-        n_rows = P.n_samples
-    n_chunks = n_rows // MIN_CHUNK_ROWS
-    n_chunks = 1 if n_chunks < 1 else (MAX_CHUNKS if n_chunks > MAX_CHUNKS else n_chunks)
-    if n_rows * d * k < PARALLEL_MIN_WORK:
+    if Q.want_hess:
+        if P.max_hess_groups < n_groups:
+            n_groups = P.max_hess_groups
+        work_per_row += 0.5 * size
+    if Q.n_rows * work_per_row < PARALLEL_MIN_WORK or n_groups == 1:
         n_threads = 1
-    for chunk in prange(n_chunks, schedule="static", num_threads=n_threads):
-        start = chunk * n_rows // n_chunks
-        stop = (chunk + 1) * n_rows // n_chunks
-        if P.X_is_float32:
-            chunk_pass(P, <const float*>P.X, w, rows, start, stop, residual,
-                       P.scratch + chunk * stride)
-        else:
-            chunk_pass(P, <const double*>P.X, w, rows, start, stop, residual,
-                       P.scratch + chunk * stride)
-    # Chunks are added in a fixed order: the same result for any thread count.
-    out = P.scratch
+    group_work = work_per_row * Q.n_rows / n_groups
+    wave = <Py_ssize_t>(WAVE_WORK / group_work) // n_threads * n_threads
+    wave = clamp(wave, n_threads, n_groups)
+    while first < n_groups:
+        last = min(n_groups, first + wave)
+        for group in prange(first, last, schedule="dynamic", chunksize=1,
+                            num_threads=n_threads, use_threads_if=n_threads > 1):
+            group_pass(P, Q, group, n_groups, n_chunks)
+        first = last
+        if first < n_groups:
+            with gil:
+                PyErr_CheckSignals()
+    # Slots and groups are added in a fixed order: the same result for any thread count.
     for chunk in range(1, n_chunks):
-        for j in range(size + 2):
-            out[j] += P.scratch[chunk * stride + j]
-    loss = out[size]
-    weight_sum = out[size + 1]
-    inv_weight = 1.0 / weight_sum
+        for j in range(P.slot_size):
+            P.slots[j] += P.slots[chunk * P.slot_size + j]
+    if Q.want_hess:
+        for group in range(1, n_groups):
+            for j in range(size):
+                P.hess_groups[j] += P.hess_groups[group * size + j]
+    return 0
+
+
+cdef void assemble_hessian(const Problem* P, double scale, double alpha,
+                           double* hess) noexcept nogil:
+    # The full (p, p) Hessian from the summed class blocks' upper triangles, times
+    # scale, plus alpha on the coefficients' diagonal.
+    cdef Py_ssize_t k = P.n_classes, d = P.n_features, hd = P.hess_dim
+    cdef Py_ssize_t ps = d + P.fit_intercept, p = k * ps, c, c2, j, l
+    cdef const double* B
+    cdef double value
+    for c in range(k):
+        for c2 in range(c, k):
+            B = P.hess_groups + (c * k + c2) * hd * hd
+            for j in range(ps):
+                for l in range(ps):
+                    value = (B[j * hd + l] if j <= l else B[l * hd + j]) * scale
+                    hess[(c * ps + j) * p + c2 * ps + l] = value
+                    hess[(c2 * ps + l) * p + c * ps + j] = value
+        for j in range(d):
+            hess[(c * ps + j) * p + c * ps + j] += alpha
+
+
+cdef void finish_gradient(const Problem* P, const double* sums, double scale, double alpha,
+                          const double* w, double* out) noexcept nogil:
+    # out = sums (in the slot's k*(d+1) layout) * scale, plus alpha w on the coefficients.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept, c, j
     for c in range(k):
         for j in range(d):
-            coef = w[c * ps + j]
-            if residual == GRAM_RESIDUAL:
-                grad[c * ps + j] = out[c * (d + 1) + j] * inv_weight
-            else:
-                grad[c * ps + j] = out[c * (d + 1) + j] * inv_weight + P.alpha * coef
-                penalty += coef * coef
+            out[c * ps + j] = sums[c * (d + 1) + j] * scale + alpha * w[c * ps + j]
         if P.fit_intercept:
-            grad[c * ps + d] = out[c * (d + 1) + d] * inv_weight
-    if residual == GRAM_RESIDUAL:
-        return 0.0
-    return loss / weight_sum + 0.5 * P.alpha * penalty
+            out[c * ps + d] = sums[c * (d + 1) + d] * scale
 
 
-cdef class LinearProblem:
-    """Checked arrays of one fitting problem, laid out for the kernels.
+# --- the objective over data in memory ------------------------------------------
 
-    X: 2-D float32/float64, C- or F-contiguous (never copied here).  Binary
-    (n_classes == 1): ``targets`` float64 in [0, 1].  Multinomial: ``targets``
-    intp class indices in [0, n_classes).  ``sample_weight``: float64 or None.
+cdef class InMemoryObjective(Objective):
+    """The objective over X in memory: dense (2-D float32/float64, C- or
+    F-contiguous, never copied here) or CSR, given as the tuple
+    ("csr", data, indices, indptr) of checked arrays (float32/float64 data,
+    int32 or int64 indices and indptr of one type, indices in [0, n_features)).
+
+    Binary (n_classes == 1): ``targets`` float64 in [0, 1].  Multinomial:
+    ``targets`` intp class indices in [0, n_classes).  ``sample_weight``:
+    float64 or None.  Every buffer is allocated here, with NumPy, so that a
+    failed allocation raises MemoryError before any pass.
     """
 
-    def __cinit__(self, X, targets, sample_weight, double alpha, bint fit_intercept,
-                  Py_ssize_t n_classes, int n_threads):
-        cdef const float[:, :] X32
-        cdef const double[:, :] X64
+    def __init__(self, X, Py_ssize_t n_samples, Py_ssize_t n_features, targets,
+                 sample_weight, double alpha, bint fit_intercept, Py_ssize_t n_classes,
+                 int n_threads):
+        Objective.__init__(self, n_samples, n_features, n_classes, fit_intercept, alpha)
+        cdef Problem* P = &self.problem
         cdef const double[::1] y
         cdef const Py_ssize_t[::1] labels
         cdef const double[::1] sw
-        cdef Py_ssize_t itemsize = X.dtype.itemsize
-        self.arrays = (X, targets, sample_weight)
-        P = &self.problem
-        P.n_samples, P.n_features = X.shape
+        cdef double[::1] buffer
+        P.n_samples = n_samples
+        P.n_features = n_features
         P.n_classes = n_classes
-        P.row_stride = X.strides[0] // itemsize
-        P.col_stride = X.strides[1] // itemsize
-        if X.dtype == np.float32:
-            X32 = X
-            P.X = &X32[0, 0]
-            P.X_is_float32 = True
+        P.fit_intercept = fit_intercept
+        P.alpha = alpha
+        P.n_threads = n_threads if n_threads > 0 else 1
+        self.arrays = (X, targets, sample_weight)
+        P.indptr = NULL
+        P.indices = NULL
+        P.index64 = False
+        P.row_stride = P.col_stride = 0
+        if isinstance(X, tuple):
+            _, data, indices, indptr = X
+            P.layout = CSR_ROWS
+            P.X = _address(data)
+            P.X_is_float32 = data.dtype == np.float32
+            P.indices = _address(indices)
+            P.indptr = _address(indptr)
+            P.index64 = indices.dtype == np.int64
+            P.work_per_row = n_classes * max(1, data.shape[0] // n_samples)
         else:
-            X64 = X
-            P.X = &X64[0, 0]
-            P.X_is_float32 = False
+            P.X = _address(X)
+            P.X_is_float32 = X.dtype == np.float32
+            P.row_stride = X.strides[0] // X.dtype.itemsize
+            P.col_stride = X.strides[1] // X.dtype.itemsize
+            P.layout = C_ROWS if P.col_stride == 1 else F_COLUMNS
+            P.work_per_row = n_classes * n_features
         P.y = NULL
         P.labels = NULL
         if n_classes == 1:
@@ -347,28 +407,200 @@ cdef class LinearProblem:
             labels = targets
             P.labels = &labels[0]
         P.sample_weight = NULL
+        P.total_weight = n_samples
         if sample_weight is not None:
             sw = sample_weight
             P.sample_weight = &sw[0]
-        P.alpha = alpha
-        P.fit_intercept = fit_intercept
-        P.n_threads = n_threads
-        self.scratch_buffer = np.empty(MAX_CHUNKS * (n_classes * (P.n_features + 1) + 2))
-        P.scratch = &self.scratch_buffer[0]
+            P.total_weight = np.sum(sample_weight)
 
-    @property
-    def n_params(self):
-        return n_params(&self.problem)
+        P.slot_size = n_classes * (n_features + 1) + 2
+        P.max_chunks = clamp(SLOT_BUDGET // (8 * P.slot_size), 1, MAX_CHUNKS)
+        P.tile_rows = TILE
+        if P.layout == F_COLUMNS:
+            P.tile_rows = clamp(GATHER_BUDGET // (8 * n_features), 1, TILE)
+        P.scratch_size = 2 * n_classes * TILE + 3 * TILE
+        if P.layout == F_COLUMNS:
+            P.scratch_size += n_features * P.tile_rows
+        self.buffers = {}
+        P.slots = self._buffer("slots", P.max_chunks * P.slot_size)
+        P.scratch = self._buffer("scratch", P.max_chunks * P.scratch_size)
+        P.hess_dim = 0
+        P.max_hess_groups = 0
+        P.hess_groups = NULL
+        P.hess_tiles = NULL
+        P.curvature = NULL
+
+    cdef double* _buffer(self, name, Py_ssize_t size) except NULL:
+        cdef double[::1] buffer = np.empty(max(size, 1))
+        self.buffers[name] = buffer
+        return &buffer[0]
+
+    def reserve_hessian(self):
+        """Allocate the Hessian's accumulators (before passes that form H)."""
+        cdef Problem* P = &self.problem
+        cdef Py_ssize_t width = P.n_features + P.fit_intercept
+        if P.max_hess_groups > 0:
+            return
+        P.hess_dim = width
+        if P.layout != CSR_ROWS:  # the Gram kernel works on padded rows
+            P.hess_dim = (width + XF_GRAM_CB - 1) // XF_GRAM_CB * XF_GRAM_CB
+        groups = clamp(HESSIAN_BUDGET // (8 * hess_group_size(P)), 1, P.max_chunks)
+        P.hess_groups = self._buffer("hess_groups", groups * hess_group_size(P))
+        if P.layout != CSR_ROWS:
+            P.hess_tiles = self._buffer("hess_tiles", groups * 2 * TILE * P.hess_dim)
+        P.max_hess_groups = groups
+
+    def reserve_curvature(self):
+        """Allocate what evaluate(keep_curvature) keeps for Hessian products."""
+        if self.problem.curvature == NULL:
+            self.problem.curvature = self._buffer(
+                "curvature", self.problem.n_samples * self.problem.n_classes)
+
+    def set_alpha(self, double alpha):
+        """Change the L2 penalty (a regularisation path refits at several)."""
+        Objective.set_alpha(self, alpha)
+        self.problem.alpha = alpha
 
     def set_threads(self, int n_threads):
-        self.problem.n_threads = n_threads
+        self.problem.n_threads = n_threads if n_threads > 0 else 1
 
-    def loss_and_grad(self, const double[::1] w not None, double[::1] grad not None):
-        """The objective at w (flat parameters); its gradient is written into grad."""
-        cdef double loss
+    cdef int evaluate(self, const double* w, const Py_ssize_t* rows, Py_ssize_t n_rows,
+                      double* loss, double* grad, double* hess,
+                      bint keep_curvature) except -1 nogil:
+        cdef Problem* P = &self.problem
+        cdef Pass Q
+        cdef Py_ssize_t size = P.slot_size - 2, c, j, ps = P.n_features + P.fit_intercept
+        cdef double* sums
+        cdef double penalty = 0.0, coef, weight_sum
+        if (hess != NULL and P.max_hess_groups == 0) or (
+                keep_curvature and (P.curvature == NULL or rows != NULL)):
+            with gil:
+                raise RuntimeError("evaluate: the Hessian or curvature buffers were not "
+                                   "reserved, or curvature was asked of a mini-batch")
+        Q.mode = EVALUATE
+        Q.w = w
+        Q.rows = rows
+        Q.n_rows = n_rows if rows != NULL else P.n_samples
+        Q.want_grad = grad != NULL
+        Q.want_hess = hess != NULL
+        Q.keep_curvature = keep_curvature
+        run_pass(P, &Q)
+        sums = P.slots
+        weight_sum = sums[size + 1]
+        if rows != NULL:
+            # A mini-batch estimates the mean over all samples: its sums are scaled
+            # by the share of the total weight that n_rows samples carry on
+            # average, not by its own weight (which biases it when weights vary).
+            weight_sum = P.total_weight * n_rows / P.n_samples
+        for c in range(P.n_classes):
+            for j in range(P.n_features):
+                coef = w[c * ps + j]
+                penalty += coef * coef
+        loss[0] = sums[size] / weight_sum + 0.5 * P.alpha * penalty
+        if grad != NULL:
+            finish_gradient(P, sums, 1.0 / weight_sum, P.alpha, w, grad)
+        if hess != NULL:
+            assemble_hessian(P, 1.0 / weight_sum, P.alpha, hess)
+        return 0
+
+    cdef int hessian_product(self, const double* v, double* out) except -1 nogil:
+        cdef Problem* P = &self.problem
+        cdef Pass Q
+        cdef double* sums
+        if P.curvature == NULL:
+            with gil:
+                raise RuntimeError("hessian_product: call evaluate(keep_curvature) first")
+        Q.mode = HESSIAN_PRODUCT
+        Q.w = v
+        Q.rows = NULL
+        Q.n_rows = P.n_samples
+        Q.want_grad = True
+        Q.want_hess = False
+        Q.keep_curvature = False
+        run_pass(P, &Q)
+        sums = P.slots
+        finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], P.alpha, v, out)
+        return 0
+
+    cdef int gram_product(self, const double* v, double* out) except -1 nogil:
+        # Xaᵀ S Xa v / Σs, without the α term.
+        cdef Problem* P = &self.problem
+        cdef Pass Q
+        cdef double* sums
+        Q.mode = GRAM_PRODUCT
+        Q.w = v
+        Q.rows = NULL
+        Q.n_rows = P.n_samples
+        Q.want_grad = True
+        Q.want_hess = False
+        Q.keep_curvature = False
+        run_pass(P, &Q)
+        sums = P.slots
+        finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], 0.0, v, out)
+        return 0
+
+
+    def raw_sums(self, w, bint want_grad=True, bint want_hess=False):
+        """(Σ s_i CE_i, Σ s_i, Σ s_i ∇CE_i or None, Σ s_i ∇²CE_i or None) at flat
+        parameters w, from one pass: the sums before they are divided by Σ s_i,
+        without the penalty.  A distributed fit adds these up over blocks."""
+        cdef Problem* P = &self.problem
+        cdef const double[::1] wv = self._parameters(w)
+        cdef Pass Q
+        cdef Py_ssize_t size = P.slot_size - 2
+        cdef double[::1] grad
+        cdef double[:, ::1] hess
+        if want_hess:
+            self.reserve_hessian()
+        Q.mode = EVALUATE
+        Q.w = &wv[0]
+        Q.rows = NULL
+        Q.n_rows = P.n_samples
+        Q.want_grad = want_grad
+        Q.want_hess = want_hess
+        Q.keep_curvature = False
         with nogil:
-            loss = loss_and_grad(&self.problem, &w[0], &grad[0], NULL, 0, CROSS_ENTROPY_RESIDUAL)
-        return loss
+            run_pass(P, &Q)
+        grad_sum = hess_sum = None
+        if want_grad:
+            grad = grad_sum = np.empty(self.n_params)
+            finish_gradient(P, P.slots, 1.0, 0.0, &wv[0], &grad[0])
+        if want_hess:
+            hess = hess_sum = np.empty((self.n_params, self.n_params))
+            assemble_hessian(P, 1.0, 0.0, &hess[0, 0])
+        return P.slots[size], P.slots[size + 1], grad_sum, hess_sum
+
+    def raw_hessian_vector(self, w, v):
+        """Σ s_i ∇²CE_i(w) v, the unnormalised Hessian product at w (two passes:
+        the curvature at w, then the product)."""
+        cdef Problem* P = &self.problem
+        cdef const double[::1] wv = self._parameters(w)
+        cdef const double[::1] vv = self._parameters(v)
+        cdef double[::1] out = np.empty(self.n_params)
+        cdef Pass Q
+        self.reserve_curvature()
+        Q.mode = EVALUATE
+        Q.w = &wv[0]
+        Q.rows = NULL
+        Q.n_rows = P.n_samples
+        Q.want_grad = False
+        Q.want_hess = False
+        Q.keep_curvature = True
+        with nogil:
+            run_pass(P, &Q)
+        Q.mode = HESSIAN_PRODUCT
+        Q.w = &vv[0]
+        Q.keep_curvature = False
+        with nogil:
+            run_pass(P, &Q)
+        finish_gradient(P, P.slots, 1.0, 0.0, &vv[0], &out[0])
+        return np.asarray(out)
 
 
-include "_solvers.pxi"
+cdef const void* _address(arr) except NULL:
+    # The data pointer of a checked, non-empty ndarray (a const memoryview would
+    # need one specialisation per dtype).
+    cdef Py_ssize_t address = arr.__array_interface__["data"][0]
+    if address == 0:
+        raise ValueError("an array has no data")
+    return <const void*>address

@@ -2,8 +2,11 @@
 
 The data come from a known model (fixed seed): X ~ N(0, 1) and labels drawn
 from σ(X θ + b) (two classes) or softmax(X Θᵀ + b) (more), so the accuracy of
-the true model is known too.  ``--data`` picks one of scikit-learn's bundled
-data sets instead (standardised; no download), when scikit-learn is installed.
+the true model is known too.  ``--data ill-conditioned`` scales the columns over
+three decades; ``--data sparse`` makes a CSR X of --n-samples x --n-features
+with --nnz-per-row ones per row (e.g. --n-samples 500000 --n-features 20000).
+``--data`` can also pick one of scikit-learn's bundled data sets
+(standardised; no download), when scikit-learn is installed.
 
 A progress bar on one line shows the iteration, loss, gradient max-norm and
 rows/s; when stderr is not a terminal, a plain line every --progress-every
@@ -19,9 +22,10 @@ import time
 import numpy as np
 
 import xentfast
-from xentfast import linear_model, reference
+from xentfast import _datasets, linear_model, reference
 
 BUNDLED = ("breast_cancer", "iris", "wine")   # in sklearn.datasets, shipped with the package
+SYNTHETIC = ("synthetic", "ill-conditioned", "sparse")
 
 
 def _int_at_least(low):
@@ -31,6 +35,13 @@ def _int_at_least(low):
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
         return value
     return parse
+
+
+def _unit_float(text):
+    value = float(text)
+    if not 0 <= value <= 1:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
+    return value
 
 
 def _non_negative_float(text):
@@ -47,19 +58,28 @@ def add_arguments(parser):
                         help="columns of synthetic data (default: %(default)s)")
     parser.add_argument("--classes", type=_int_at_least(2), default=2,
                         help="classes of synthetic data, >= 2 (default: %(default)s)")
-    parser.add_argument("--solver", choices=linear_model.SOLVERS, default="lbfgs")
+    parser.add_argument("--solver", choices=linear_model.SOLVERS, default="auto",
+                        help="(default: %(default)s: newton up to "
+                             f"{linear_model.NEWTON_MAX_PARAMS} parameters, else newton-cg)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--threads", type=_int_at_least(1), default=None,
                         help="threads for xentfast (default: all usable cores)")
     parser.add_argument("--alpha", type=_non_negative_float, default=0.0,
-                        help="L2 penalty on the mean loss (default: %(default)s)")
+                        help="penalty on the mean loss (default: %(default)s)")
+    parser.add_argument("--l1-ratio", type=_unit_float, default=0.0,
+                        help="share of --alpha on the L1 norm, the rest on half the squared "
+                             "L2 norm: 0 ridge, 1 lasso (default: %(default)s)")
     parser.add_argument("--max-iter", type=_int_at_least(0), default=100,
                         help="iterations (epochs for sgd) (default: %(default)s)")
     parser.add_argument("--tol", type=_non_negative_float, default=1e-4,
                         help="stop at this gradient max-norm (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
-    parser.add_argument("--data", choices=("synthetic",) + BUNDLED, default="synthetic",
-                        help="synthetic data, or a data set bundled with scikit-learn")
+    parser.add_argument("--data", choices=SYNTHETIC + BUNDLED, default="synthetic",
+                        help="synthetic data (standardised; ill-conditioned: columns scaled "
+                             "over three decades; sparse: CSR with --nnz-per-row ones per "
+                             "row, needs SciPy), or a data set bundled with scikit-learn")
+    parser.add_argument("--nnz-per-row", type=_int_at_least(1), default=20,
+                        help="stored entries per row of --data sparse (default: %(default)s)")
     parser.add_argument("--plot", metavar="FILE.png", default=None,
                         help="draw the loss curves into this file (needs matplotlib)")
     parser.add_argument("--progress-every", type=_int_at_least(0), default=10, metavar="N",
@@ -77,23 +97,6 @@ def main(argv=None):
 
 # --- data -----------------------------------------------------------------------
 
-def make_synthetic(n_samples, n_features, n_classes, dtype, seed):
-    """(X, y, true_logits): X ~ N(0, 1), y drawn from a logistic or softmax model."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, n_features), dtype=dtype)
-    rows = 1 if n_classes == 2 else n_classes
-    # Logits with a standard deviation of about 2: learnable, but not separable.
-    coef = rng.standard_normal((rows, n_features)) * (2.0 / np.sqrt(n_features))
-    intercept = rng.standard_normal(rows) * 0.5
-    logits = X @ coef.T + intercept
-    if n_classes == 2:
-        y = (rng.random(n_samples) < xentfast.sigmoid(logits[:, 0])).astype(np.intp)
-    else:
-        # Gumbel-max trick: argmax(logits + Gumbel noise) is an exact softmax draw.
-        y = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
-    return X, y, logits
-
-
 def load_bundled(name, dtype):
     """(X, y) of a scikit-learn bundled data set, each column standardised; None
     without scikit-learn."""
@@ -108,7 +111,7 @@ def load_bundled(name, dtype):
 
 def predict(coef, n_features, X):
     """Class indices from FitResult parameters (k rows, intercept last if present)."""
-    logits = X @ coef[:, :n_features].T
+    logits = np.asarray(X @ coef[:, :n_features].T)
     if coef.shape[1] > n_features:
         logits += coef[:, n_features]
     return (logits[:, 0] > 0).astype(np.intp) if coef.shape[0] == 1 else logits.argmax(axis=1)
@@ -197,6 +200,49 @@ class ProgressBar:
 
 # --- the command ----------------------------------------------------------------
 
+def compare_with_numpy(result, X, targets, rows, options, l1_ratio, dtype, per_iteration,
+                       unit):
+    """Run the same iterations in plain NumPy (``xentfast.reference``) and print the
+    comparison: Newton's method for newton without an L1 penalty (when its
+    Hessian is small enough to form in NumPy), else the article's gradient
+    descent (proximal, with an L1 penalty) with gd's step 1/L.
+    Returns the NumPy loop's losses."""
+    n_features = X.shape[1]
+    w0 = np.zeros(n_features + 1) if rows == 1 else np.zeros((rows, n_features + 1))
+    note = " (in float64: the reference converts X)" if dtype != np.float64 else ""
+    start = time.perf_counter()
+    same = result.solver == "gd"
+    if result.solver == "newton" and l1_ratio == 0:
+        what = f"NumPy Newton's method{note}, the same {result.n_iter} iterations"
+        _, losses = reference.logistic_newton(w0, X, targets, n_iter=result.n_iter, **options)
+        same = True
+    else:
+        # gd's step 1/L (max_iter=0 computes only the step).
+        step = result.step
+        if not np.isfinite(step) or result.solver != "gd":
+            step = linear_model.fit_logistic(X, targets, rows, solver="gd", max_iter=0,
+                                             **options).step
+        if l1_ratio > 0:
+            what = (f"NumPy proximal gradient descent{note}, {result.n_iter} iterations with "
+                    f"step {step:.4g}")
+            alpha = options["alpha"]
+            _, losses = reference.logistic_proximal_gradient(
+                w0, X, targets, step=step, n_iter=result.n_iter, alpha=alpha,
+                l1_ratio=l1_ratio, fit_intercept=options["fit_intercept"])
+        else:
+            what = (f"NumPy gradient descent{note}, {result.n_iter} iterations with step "
+                    f"{step:.4g}")
+            _, losses = reference.logistic_gradient_descent(w0, X, targets, step=step,
+                                                            n_iter=result.n_iter, **options)
+    numpy_per_iteration = (time.perf_counter() - start) / result.n_iter
+    ratio = (f" ({numpy_per_iteration / per_iteration:.2f}x xentfast's time per {unit})"
+             if same else f" (a different method from {result.solver}: not comparable "
+                          f"per iteration)")
+    print(f"{what}: final loss {losses[-1]:.10g}, "
+          f"{numpy_per_iteration * 1e3:.3f} ms per iteration{ratio}")
+    return losses
+
+
 def _matplotlib_figure():
     try:
         from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
@@ -243,11 +289,25 @@ def run(args):
     dtype = np.dtype(args.dtype)
 
     true_logits = None
-    if args.data == "synthetic":
-        X, y, true_logits = make_synthetic(args.n_samples, args.n_features, args.classes,
-                                           dtype, args.seed)
+    if args.data in ("synthetic", "ill-conditioned"):
+        X, y, true_logits = _datasets.make_synthetic(
+            args.n_samples, args.n_features, args.classes, dtype, args.seed,
+            condition="ill" if args.data == "ill-conditioned" else "standard")
         n_classes = args.classes
-        source = "synthetic data from a known model"
+        source = ("synthetic data from a known model" if args.data == "synthetic" else
+                  "synthetic data, columns scaled over three decades")
+    elif args.data == "sparse":
+        if args.classes != 2:
+            print("--data sparse makes two classes", file=sys.stderr)
+            return 2
+        try:
+            X, y, true_logits = _datasets.make_sparse(args.n_samples, args.n_features,
+                                                      args.nnz_per_row, args.seed, dtype)
+        except ImportError:
+            print("--data sparse needs SciPy, which is not installed", file=sys.stderr)
+            return 2
+        n_classes = 2
+        source = f"sparse CSR data, {args.nnz_per_row} ones per row"
     else:
         data = load_bundled(args.data, dtype)
         if data is None:
@@ -257,6 +317,7 @@ def run(args):
         X, y = data
         n_classes = int(y.max()) + 1
         source = f"scikit-learn's {args.data} data set, standardised"
+    X = linear_model._prepare_X(X)
     n_samples, n_features = X.shape
     rows = 1 if n_classes == 2 else n_classes
     # Binary targets are 0/1 floats, multinomial ones class indices (linear_model's convention).
@@ -269,8 +330,9 @@ def run(args):
     progress = ProgressBar(args.max_iter, n_samples, every=args.progress_every)
     start = time.perf_counter()
     result = linear_model.fit_logistic(X, targets, rows, solver=args.solver,
-                                       max_iter=args.max_iter, tol=args.tol,
-                                       random_state=args.seed, callback=progress, **options)
+                                       l1_ratio=args.l1_ratio, max_iter=args.max_iter,
+                                       tol=args.tol, random_state=args.seed, callback=progress,
+                                       **options)
     fit_seconds = time.perf_counter() - start
     progress.finish()
 
@@ -278,9 +340,9 @@ def run(args):
     per_iteration = progress.seconds_per_iteration()
     if not np.isfinite(per_iteration):  # fewer than two reports: setup included
         per_iteration = fit_seconds / max(result.n_iter, 1)
-    unit = "epoch" if args.solver == "sgd" else "iteration"
+    unit = "epoch" if result.solver == "sgd" else "iteration"
     status = "converged" if result.converged else "stopped at --max-iter"
-    print(f"{args.solver}: {result.n_iter} {unit}s ({status}), final loss "
+    print(f"{result.solver}: {result.n_iter} {unit}s ({status}), final loss "
           f"{result.loss_curve[-1]:.10g}, {fit_seconds:.3f} s in all, "
           f"{per_iteration * 1e3:.3f} ms per {unit}")
     if true_logits is not None:
@@ -291,25 +353,11 @@ def run(args):
 
     reference_losses = None
     if result.n_iter > 0:
-        # The NumPy loop takes gd's step 1/L (max_iter=0 computes only the step).
-        step = result.step
-        if not np.isfinite(step) or args.solver != "gd":
-            step = linear_model.fit_logistic(X, targets, rows, solver="gd", max_iter=0,
-                                             **options).step
-        w0 = np.zeros(n_features + 1) if rows == 1 else np.zeros((rows, n_features + 1))
-        start = time.perf_counter()
-        _, reference_losses = reference.logistic_gradient_descent(
-            w0, X, targets, step=step, n_iter=result.n_iter, **options)
-        numpy_seconds = time.perf_counter() - start
-        numpy_per_iteration = numpy_seconds / result.n_iter
-        note = " (in float64: the reference converts X)" if dtype != np.float64 else ""
-        print(f"NumPy gradient descent{note}, the same {result.n_iter} iterations with step "
-              f"{step:.4g}: final loss {reference_losses[-1]:.10g}, {numpy_seconds:.3f} s, "
-              f"{numpy_per_iteration * 1e3:.3f} ms per iteration "
-              f"({numpy_per_iteration / per_iteration:.2f}x xentfast's time per {unit})")
+        reference_losses = compare_with_numpy(result, X, targets, rows, options, args.l1_ratio,
+                                              dtype, per_iteration, unit)
 
     if Figure is not None:
-        plot_losses(args.plot, Figure, result.loss_curve, reference_losses, args.solver,
+        plot_losses(args.plot, Figure, result.loss_curve, reference_losses, result.solver,
                     f"{n_samples} x {n_features} {dtype}, {n_classes} classes")
         print(f"loss curves written to {args.plot}")
     return 0

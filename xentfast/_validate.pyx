@@ -3,6 +3,7 @@
 # layer (_checks.py) turns that index into a ValueError naming the value.
 from cython cimport floating
 from libc.math cimport isfinite
+cimport numpy as cnp
 
 
 def first_outside_unit_interval(const floating[::1] a, bint allow_nan):
@@ -66,3 +67,41 @@ def first_nonfinite(const floating[::1] a):
                     found = i
                     break
     return found
+
+
+ctypedef fused csr_index:
+    cnp.int32_t
+    cnp.int64_t
+
+
+def csr_structure_error(const csr_index[::1] indptr, const csr_index[::1] indices,
+                        Py_ssize_t n_features, Py_ssize_t n_data):
+    """What is wrong with a CSR structure (a sentence), or None: indptr must start
+    at 0, never decrease and end within indices and data; the indices of the
+    stored entries must lie in [0, n_features).  Unsorted or repeated indices
+    are allowed (repeated ones add up)."""
+    cdef Py_ssize_t i, n_rows = indptr.shape[0] - 1, end, first_bad = -1
+    cdef long long index
+    cdef int bad = 0
+    if n_rows < 0 or indptr[0] != 0:
+        return "indptr must start at 0"
+    end = indptr[n_rows]
+    if end > indices.shape[0] or end > n_data:
+        return f"indptr ends at {end}, beyond the {min(indices.shape[0], n_data)} stored entries"
+    with nogil:
+        for i in range(n_rows):
+            bad |= indptr[i + 1] < indptr[i]
+    if bad:
+        return "indptr decreases"
+    with nogil:
+        for i in range(end):
+            bad |= (indices[i] < 0) | (indices[i] >= n_features)
+        if bad:
+            for i in range(end):
+                if indices[i] < 0 or indices[i] >= n_features:
+                    first_bad = i
+                    break
+    if first_bad >= 0:
+        return (f"column index {indices[first_bad]} outside [0, {n_features}) "
+                f"at entry {first_bad}")
+    return None

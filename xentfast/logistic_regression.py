@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from xentfast import linear_model
+from xentfast import _labels, linear_model
 from xentfast.activations import log_sigmoid, log_softmax, sigmoid, softmax
 
 try:
@@ -72,11 +72,6 @@ try:
     from sklearn.utils.validation import validate_data as _check_feature_names
 except ImportError:
     _check_feature_names = None
-
-
-def _is_sparse(X):
-    # scipy.sparse matrices and arrays, recognised without importing scipy.
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -185,17 +180,30 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
            [0.2083, 0.7917]])
     """
 
-    def __init__(self, alpha=0.0, fit_intercept=True, solver="lbfgs", learning_rate="auto",
-                 max_iter=100, tol=1e-4, batch_size=256, random_state=None, verbose=0):
+    def __init__(self, alpha=0.0, l1_ratio=0.0, fit_intercept=True, solver="auto",
+                 learning_rate="auto", max_iter=100, tol=1e-4, batch_size=256,
+                 class_weight=None, warm_start=False, random_state=None, verbose=0):
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        # scikit-learn >= 1.6 reads what input the estimator takes from its tags.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        # sgd's step decays as 1/sqrt(epoch): within max_iter epochs it need not come
+        # near the optimum when that is far from 0 (e.g. with extreme class weights).
+        tags.classifier_tags.poor_score = self.solver == "sgd"
+        return tags
 
     # --- fitting -----------------------------------------------------------
 
@@ -204,8 +212,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            Finite real numbers; float32 and float64 are used as they are.
+        X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+            Finite real numbers; dense float32 and float64 are used as they are,
+            sparse X in CSR form.
         y : array_like of shape (n_samples,)
             Class labels of any sortable type, at least two distinct ones.
         sample_weight : array_like of shape (n_samples,), optional
@@ -221,48 +230,118 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ValueError
             For a bad parameter, X or y (see the class's Raises).
         """
-        if self.solver not in linear_model.SOLVERS:
-            # Before the data checks, so a typo fails fast.
-            raise ValueError(f"solver must be one of {linear_model.SOLVERS}, "
-                             f"got {self.solver!r}")
-        if not (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0):
-            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
-        X = self._check_X(X, reset=True)
+        self._check_params()  # before the data checks: a typo fails fast
+        if any(_is_dask_collection(a) for a in (X, y, sample_weight)):
+            from xentfast import dask as xentfast_dask  # ImportError names the extra
+            return xentfast_dask.fit_estimator(self, X, y, sample_weight)
+        X = self._check_X(X, reset=True, finite=False)  # the first pass checks it
         n_samples, n_features = X.shape
-        y = _check_y(y, n_samples)
-        classes, labels = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs "
-                             f"samples of at least 2 classes")
+        y = _labels.check_y(y, n_samples)
+        classes, labels = _labels.encode_labels(y)
+        _labels.check_classes(classes)
         sample_weight = linear_model._sample_weight(sample_weight, n_samples)
-
+        sample_weight = _labels.class_weighted(self.class_weight, classes, labels, sample_weight)
         binary = classes.size == 2
         # Binary: one logit for the second class, targets 0/1; else one row per class.
         targets = labels.astype(np.float64) if binary else labels.astype(np.intp)
-        result = linear_model.fit_logistic(
-            X, targets, 1 if binary else classes.size, sample_weight=sample_weight,
-            alpha=self.alpha, fit_intercept=self.fit_intercept, solver=self.solver,
-            learning_rate=self.learning_rate, max_iter=self.max_iter, tol=self.tol,
-            batch_size=self.batch_size, random_state=self.random_state,
-            callback=self._print_progress if self.verbose > 0 else None)
-        if not result.converged and self.max_iter > 0:
-            what = ("relative change of the epoch loss" if self.solver == "sgd"
-                    else f"gradient max-norm {result.grad_max:.3g}")
-            warnings.warn(f"{self.solver} stopped after max_iter={self.max_iter} iterations "
-                          f"before reaching tol={self.tol} ({what}); increase max_iter, "
-                          f"or standardise X", ConvergenceWarning, stacklevel=2)
+        objective = linear_model.make_objective(
+            X, targets, 1 if binary else classes.size, sample_weight,
+            self.alpha * (1.0 - self.l1_ratio), self.fit_intercept)
+        return self._fit_objective(objective, classes,
+                                   check_data=lambda: linear_model._check_X_finite(X),
+                                   columns=lambda: linear_model.column_form(X))
 
+    def _check_params(self):
+        linear_model.check_solver(self.solver)
+        linear_model.check_l1_ratio(self.l1_ratio, self.solver)
+        linear_model._check_alpha(self.alpha)
+        if not (isinstance(self.verbose, numbers.Integral) and self.verbose >= 0):
+            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
+        if not (self.class_weight is None or isinstance(self.class_weight, dict)
+                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
+            raise ValueError(f'class_weight must be None, "balanced" or a dict, '
+                             f"got {self.class_weight!r}")
+
+    def _initial_parameters(self, n_rows, n_features):
+        """Zeros, or with warm_start the fitted coef_ and intercept_ as flat parameters."""
+        width = n_features + bool(self.fit_intercept)
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return np.zeros(n_rows * width)
+        coef = _dense(self.coef_)
+        if coef.shape != (n_rows, n_features):
+            raise ValueError(f"warm_start: the fitted coef_ has shape {coef.shape}, but this "
+                             f"fit needs ({n_rows}, {n_features}); set warm_start=False or "
+                             f"refit on data with the same classes and features")
+        start = np.column_stack([coef, self.intercept_]) if self.fit_intercept else coef
+        return np.array(start, dtype=np.float64).reshape(-1)
+
+    def _fit_objective(self, objective, classes, check_data, columns=None):
+        """Minimise ``objective`` (an Objective over the data, of this estimator's
+        classes) with the estimator's solver and options, and set the fitted
+        attributes.  ``check_data()`` raises the data's problem when the first
+        pass gives nan; ``columns()`` gives X's column form for newton-cd (None:
+        that solver is not available).  Shared by the in-memory and the Dask fits."""
+        l1_ratio = float(self.l1_ratio)
+        solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio,
+                                             objective.n_classes)
+        n_features = objective.n_features
+        w = self._initial_parameters(objective.n_classes, n_features)
+        callback = self._progress_printer(solver) if self.verbose > 0 else None
+        if solver == "sgd":
+            check_data()
+        result = linear_model.run_solver(
+            objective, w, solver, l1=self.alpha * l1_ratio, learning_rate=self.learning_rate,
+            max_iter=self.max_iter, tol=self.tol, batch_size=self.batch_size,
+            random_state=self.random_state, callback=callback, columns=columns)
+        if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
+            check_data()
+        if not result.converged and self.max_iter > 0:
+            what = ("relative change of the epoch loss" if solver == "sgd"
+                    else f"gradient max-norm {result.grad_max:.3g}")
+            if result.n_iter >= linear_model._count(self.max_iter, "max_iter"):
+                why = f"stopped after max_iter={self.max_iter} iterations"
+                advice = "increase max_iter, or standardise X"
+            else:
+                why = (f"stopped after {result.n_iter} iterations, where no step decreased "
+                       f"the objective any more at this precision,")
+                advice = "tol is below what float64 can resolve here"
+            warnings.warn(f"{solver} {why} before reaching tol={self.tol} ({what}); {advice}",
+                          ConvergenceWarning, stacklevel=3)
         self.classes_ = classes
         self.coef_ = result.coef[:, :n_features].copy()
         self.intercept_ = (result.coef[:, n_features].copy() if self.fit_intercept
                            else np.zeros(result.coef.shape[0]))
         self.n_iter_ = int(result.n_iter)
         self.loss_curve_ = result.loss_curve
+        self.solver_ = solver
         return self
 
-    def _print_progress(self, iteration, loss, grad_max):
-        print(f"{self.solver} iteration {iteration:5d}: loss {loss:.10g}, "
-              f"gradient max-norm {grad_max:.3e}", flush=True)
+    # --- sparse coefficients, as scikit-learn's linear models -----------------
+
+    def sparsify(self):
+        """Store coef_ as a scipy.sparse CSR matrix (worth it when most are 0, as with
+        an L1 penalty); predictions are unchanged.  Returns self."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 f"call 'fit' before using it")
+        from scipy import sparse
+        self.coef_ = sparse.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Store coef_ as a NumPy array again (the default after fit).  Returns self."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 f"call 'fit' before using it")
+        self.coef_ = _dense(self.coef_)
+        return self
+
+    @staticmethod
+    def _progress_printer(solver):
+        def print_progress(iteration, loss, grad_max):
+            print(f"{solver} iteration {iteration:5d}: loss {loss:.10g}, "
+                  f"gradient max-norm {grad_max:.3e}", flush=True)
+        return print_progress
 
     # --- prediction --------------------------------------------------------
 
@@ -280,7 +359,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             else (n_samples, n_classes).
         """
         X = self._check_X(X, reset=False)
-        scores = X @ self.coef_.T + self.intercept_
+        scores = X @ self.coef_.T
+        scores = _dense(scores) + self.intercept_
         return scores[:, 0] if self.classes_.size == 2 else scores
 
     def predict(self, X):
@@ -339,15 +419,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # --- input checks ------------------------------------------------------
 
-    def _check_X(self, X, *, reset):
+    def _check_X(self, X, *, reset, finite=True):
         """X as a finite float32/float64 (n, d) array; records or checks d."""
         if not reset and not hasattr(self, "coef_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
                                  f"call 'fit' before using it")
-        if _is_sparse(X):
-            raise TypeError(f"{type(self).__name__} does not accept sparse input "
-                            f"(got {type(X).__name__}); convert it with X.toarray()")
         original = X
+        if linear_model.is_sparse(X):
+            X = linear_model._prepare_X(X)
+            return self._checked_shape(X, original, reset, finite)
         X = np.asarray(X)
         if X.dtype.kind == "c":
             raise ValueError(f"Complex data not supported: X has dtype {X.dtype}")
@@ -359,7 +439,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}. "
                              f"Reshape your data with X.reshape(-1, 1) if it has one feature, "
                              f"or X.reshape(1, -1) if it is one sample")
-        X = linear_model._prepare_X(X)
+        return self._checked_shape(linear_model._prepare_X(X), original, reset, finite)
+
+    def _checked_shape(self, X, original, reset, finite):
         if _check_feature_names is not None:
             _check_feature_names(self, original, reset=reset, skip_check_array=True)
         if reset:
@@ -367,31 +449,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input")
-        linear_model._check_X_finite(X)  # last: a pass over all of X
+        if finite:
+            linear_model._check_X_finite(X)  # last: a pass over all of X
         return X
 
 
-def _check_y(y, n_samples):
-    """y as a 1-D array of n_samples class labels (any type that np.unique can sort)."""
-    if y is None:
-        raise ValueError("LogisticRegression requires y to be passed, but the target y is None")
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
-                      "the shape of y to (n_samples,), for example using ravel().",
-                      DataConversionWarning, stacklevel=3)
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"y should be a 1d array of class labels, got shape {y.shape}")
-    if y.shape[0] != n_samples:
-        raise ValueError(f"X and y have different numbers of samples: X has {n_samples}, "
-                         f"y has {y.shape[0]}")
-    if y.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: y has dtype {y.dtype}")
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise ValueError("y contains nan or inf; class labels must be finite")
-        if (y != np.round(y)).any():
-            raise ValueError("Unknown label type: continuous. y holds non-integer numbers, "
-                             "but a classifier needs class labels (ints, strings, ...)")
-    return y
+def _is_dask_collection(a):
+    # Without importing Dask: its collections carry the __dask_graph__ protocol.
+    return a is not None and hasattr(type(a), "__dask_graph__")
+
+
+def _dense(a):
+    """A NumPy array of a dense or scipy.sparse one."""
+    return a.toarray() if hasattr(a, "toarray") else np.asarray(a)

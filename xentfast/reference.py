@@ -382,9 +382,11 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
 # plain gradient-descent loop.
 
 def _linear_problem(w, X, y, sample_weight, fit_intercept):
-    """Checked float64 arrays: (X, targets, weights, coef, intercept, n_classes)."""
+    """Checked inputs: (X float64, dense or scipy.sparse CSR), targets, weights,
+    coef, intercept, n_classes)."""
     from xentfast import linear_model  # the compiled API's checks, shared
     X = linear_model._prepare_X(X)
+    linear_model._check_X_finite(X)
     n_samples, n_features = X.shape
     n_classes, w = linear_model._parameter_shape(w, n_features, fit_intercept)
     if n_classes == 1:
@@ -397,7 +399,36 @@ def _linear_problem(w, X, y, sample_weight, fit_intercept):
     params = w.reshape(n_classes, -1)
     coef = params[:, :n_features]
     intercept = params[:, n_features] if fit_intercept else np.zeros(n_classes)
-    return _f64(X), targets, weights, coef, intercept, n_classes
+    if isinstance(X, linear_model.SparseRows):
+        X = X.to_scipy().astype(np.float64)
+    else:
+        X = _f64(X)
+    return X, targets, weights, coef, intercept, n_classes
+
+
+def _linear_terms(X, targets, coef, intercept, n_classes):
+    """Per-sample losses (n,), residuals d CE / d logits (n, k) and probabilities (n, k)."""
+    logits = np.asarray(X @ coef.T) + intercept           # (n, k)
+    if n_classes == 1:
+        z = logits[:, 0]
+        losses = targets * _softplus64(-z) + (1 - targets) * _softplus64(z)
+        probabilities = _sigmoid64(z)[:, None]
+        residuals = probabilities - targets[:, None]
+    else:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        rows = np.arange(len(targets))
+        losses = -log_probs[rows, targets]
+        probabilities = np.exp(log_probs)
+        residuals = probabilities.copy()
+        residuals[rows, targets] -= 1.0
+    return losses, residuals, probabilities
+
+
+def _augmented(X, fit_intercept):
+    """X with a column of ones appended (the intercept's feature), dense."""
+    X = X.toarray() if hasattr(X, "toarray") else X
+    return np.column_stack([X, np.ones(X.shape[0])]) if fit_intercept else X
 
 
 def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_intercept=True):
@@ -406,24 +437,101 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
     alpha = linear_model._check_alpha(alpha)
     X, targets, s, coef, intercept, n_classes = _linear_problem(
         w, X, y, sample_weight, fit_intercept)
-    logits = X @ coef.T + intercept                       # (n, k)
-    if n_classes == 1:
-        z = logits[:, 0]
-        losses = targets * _softplus64(-z) + (1 - targets) * _softplus64(z)
-        residuals = (_sigmoid64(z) - targets)[:, None]
-    else:
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        rows = np.arange(len(targets))
-        losses = -log_probs[rows, targets]
-        residuals = np.exp(log_probs)
-        residuals[rows, targets] -= 1.0
+    losses, residuals, _ = _linear_terms(X, targets, coef, intercept, n_classes)
     total = s.sum()
     loss = np.dot(s, losses) / total + 0.5 * alpha * np.sum(coef * coef)
     weighted = residuals * (s / total)[:, None]           # (n, k)
-    grad_coef = weighted.T @ X + alpha * coef
+    grad_coef = np.asarray(X.T @ weighted).T + alpha * coef
     grad = np.column_stack([grad_coef, weighted.sum(axis=0)]) if fit_intercept else grad_coef
     return np.float64(loss), grad.reshape(np.shape(w))
+
+
+def logistic_loss_grad_hess(w, X, y, *, sample_weight=None, alpha=0.0, fit_intercept=True):
+    """The objective, its gradient (shaped like w) and its Hessian over the flat
+    parameters (k·(d+1) square, class by class, the intercept last in each class).
+
+    Binary: H = Xaᵀ diag(s σ(z) σ(-z)) Xa / Σs + α I on the coefficients, with Xa
+    = [X, 1].  Multinomial: block (c, c') = Xaᵀ diag(s (p_c [c = c'] - p_c p_c')) Xa / Σs.
+    """
+    from xentfast import linear_model
+    alpha = linear_model._check_alpha(alpha)
+    loss, grad = logistic_loss_and_grad(w, X, y, sample_weight=sample_weight, alpha=alpha,
+                                        fit_intercept=fit_intercept)
+    X, targets, s, coef, intercept, n_classes = _linear_problem(
+        w, X, y, sample_weight, fit_intercept)
+    _, _, p = _linear_terms(X, targets, coef, intercept, n_classes)
+    Xa = _augmented(X, fit_intercept)
+    width = Xa.shape[1]
+    s = s / s.sum()
+    if n_classes == 1:
+        curvature = {(0, 0): s * p[:, 0] * (1 - p[:, 0])}
+    else:
+        curvature = {(c, c2): s * (p[:, c] * (c == c2) - p[:, c] * p[:, c2])
+                     for c in range(n_classes) for c2 in range(n_classes)}
+    hess = np.zeros((n_classes * width, n_classes * width))
+    for (c, c2), h in curvature.items():
+        hess[c * width:(c + 1) * width, c2 * width:(c2 + 1) * width] = Xa.T @ (h[:, None] * Xa)
+    coefficients = np.ones(width, dtype=bool)
+    coefficients[X.shape[1]:] = False
+    hess[np.diag_indices_from(hess)] += alpha * np.tile(coefficients, n_classes)
+    return loss, grad, hess
+
+
+def logistic_newton(w0, X, y, *, n_iter, sample_weight=None, alpha=0.0, fit_intercept=True):
+    """Newton's method, plainly: w <- w + t d with H d = -∇f(w) and t the first of
+    1, 1/2, 1/4, ... that decreases f by at least 1e-4 t ∇f·d.  Returns (w, losses),
+    the objective before every step and after the last.
+
+    d is the least-squares solution of smallest norm, so that the softmax's
+    singular directions (one vector added to every class) are left alone."""
+    options = dict(sample_weight=sample_weight, alpha=alpha, fit_intercept=fit_intercept)
+    w = np.array(w0, dtype=np.float64)
+    losses = []
+    for _ in range(n_iter):
+        loss, grad, hess = logistic_loss_grad_hess(w, X, y, **options)
+        losses.append(loss)
+        direction = np.linalg.lstsq(hess, -grad.reshape(-1), rcond=None)[0].reshape(w.shape)
+        slope = np.sum(grad * direction)
+        step = 1.0
+        while (logistic_loss_and_grad(w + step * direction, X, y, **options)[0]
+               > loss + 1e-4 * step * slope and step > 1e-12):
+            step /= 2
+        w = w + step * direction
+    losses.append(logistic_loss_and_grad(w, X, y, **options)[0])
+    return w, np.array(losses)
+
+
+def penalised_objective(w, X, y, *, sample_weight=None, alpha=0.0, l1_ratio=0.0,
+                        fit_intercept=True):
+    """Σ s_i CE_i / Σ s_i + alpha (l1_ratio ||coef||₁ + (1 - l1_ratio)/2 ||coef||²): the
+    objective LogisticRegression minimises (the intercept is not penalised)."""
+    smooth, _ = logistic_loss_and_grad(w, X, y, sample_weight=sample_weight,
+                                       alpha=alpha * (1 - l1_ratio), fit_intercept=fit_intercept)
+    coef = np.reshape(w, (-1, X.shape[1] + bool(fit_intercept)))[:, :X.shape[1]]
+    return smooth + alpha * l1_ratio * np.abs(coef).sum()
+
+
+def logistic_proximal_gradient(w0, X, y, *, step, n_iter, sample_weight=None, alpha=0.0,
+                               l1_ratio=0.0, fit_intercept=True):
+    """Proximal gradient descent (ISTA), plainly: a gradient step on the smooth part,
+    then the L1 term's proximal map, soft thresholding, on the coefficients:
+    w <- S(w - step ∇f(w), step alpha l1_ratio).  Returns (w, objectives), the
+    penalised objective before every step and after the last."""
+    options = dict(sample_weight=sample_weight, fit_intercept=fit_intercept)
+    l1 = alpha * l1_ratio
+    w = np.array(w0, dtype=np.float64)
+    coefficients = np.zeros(np.shape(w), dtype=bool)
+    coefficients[..., :X.shape[1]] = True
+    objectives = []
+    for _ in range(n_iter):
+        objectives.append(penalised_objective(w, X, y, alpha=alpha, l1_ratio=l1_ratio,
+                                              **options))
+        _, grad = logistic_loss_and_grad(w, X, y, alpha=alpha * (1 - l1_ratio), **options)
+        w = w - step * grad
+        shrunk = np.sign(w) * np.maximum(np.abs(w) - step * l1, 0.0)
+        w = np.where(coefficients, shrunk, w)
+    objectives.append(penalised_objective(w, X, y, alpha=alpha, l1_ratio=l1_ratio, **options))
+    return w, np.array(objectives)
 
 
 def logistic_gradient_descent(w0, X, y, *, step, n_iter, sample_weight=None, alpha=0.0,

@@ -13,6 +13,7 @@ from xentfast._registry import FUNCTIONS
 FORMULA_SECTIONS = ("Parameters", "Returns", "Raises", "Notes", "Examples")
 DOCUMENTED = [(f.name, FORMULA_SECTIONS) for f in FUNCTIONS] + [
     ("LogisticRegression", ("Parameters", "Attributes", "Raises", "Notes", "Examples")),
+    ("logistic_regression_path", FORMULA_SECTIONS),
     ("set_num_threads", ("Parameters", "Raises", "Examples")),
     ("get_num_threads", ("Returns", "Examples")),
     ("show_config", ("Parameters", "Returns", "Examples")),

@@ -35,8 +35,9 @@ MYPY_CONFIG = """\
 strict = True
 [mypy-xentfast.*]
 ignore_errors = True
-[mypy-xentfast._config,xentfast._typing,xentfast.activations,xentfast.information,\
-xentfast.losses,xentfast.linear_model,xentfast.logistic_regression,xentfast.reference]
+[mypy-xentfast._config,xentfast._path,xentfast._typing,xentfast.activations,\
+xentfast.information,xentfast.losses,xentfast.linear_model,xentfast.logistic_regression,\
+xentfast.reference]
 ignore_errors = False
 [mypy-sklearn.*,scipy.*,torch.*,threadpoolctl.*,matplotlib.*,mpmath.*,dask.*,pandas.*]
 ignore_missing_imports = True
@@ -81,7 +82,7 @@ def test_package_is_typed():
     package = pathlib.Path(xentfast.__file__).parent
     assert (package / "py.typed").exists()
     for module in ("__init__", "activations", "information", "losses", "linear_model",
-                   "logistic_regression", "_config", "reference"):
+                   "logistic_regression", "_config", "_path", "reference"):
         assert (package / f"{module}.pyi").exists(), module
 
 

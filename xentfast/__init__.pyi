@@ -4,6 +4,7 @@ from xentfast._config import __version__ as __version__
 from xentfast._config import get_num_threads as get_num_threads
 from xentfast._config import set_num_threads as set_num_threads
 from xentfast._config import show_config as show_config
+from xentfast._path import logistic_regression_path as logistic_regression_path
 from xentfast.activations import log_sigmoid as log_sigmoid
 from xentfast.activations import log_softmax as log_softmax
 from xentfast.activations import logsumexp as logsumexp
@@ -24,6 +25,6 @@ __all__ = [
     "sigmoid", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
     "entropy", "binary_entropy", "cross_entropy", "kl_divergence",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy",
-    "logistic_loss_and_grad", "LogisticRegression",
+    "logistic_loss_and_grad", "LogisticRegression", "logistic_regression_path",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
 ]

@@ -85,15 +85,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     alpha : float, default 0.0
-        The L2 penalty α ≥ 0 on the mean loss.  0 fits the article's
-        unpenalised model; on separable data the coefficients then grow until
-        ``tol`` is met.
+        The penalty α ≥ 0 on the mean loss.  0 fits the article's unpenalised
+        model; on separable data the coefficients then grow until ``tol`` is met.
+    l1_ratio : float, default 0.0
+        The share of the penalty that is L1, in [0, 1]: 0 is ridge (L2), 1 the
+        lasso, between them the elastic net.
     fit_intercept : bool, default True
         Whether to fit intercepts (they are not penalised).
-    solver : {"lbfgs", "gd", "nesterov", "sgd"}, default "lbfgs"
-        "lbfgs" needs the fewest passes over X; "gd" is the article's gradient
-        descent; "nesterov" is accelerated gradient descent with adaptive
-        restart; "sgd" takes mini-batches reshuffled every epoch.
+    solver : {"auto", "newton", "newton-cg", "newton-cd", "lbfgs", "gd", "nesterov", "sgd"}
+        "auto" (the default) takes "newton" up to 500 parameters, beyond that
+        "newton-cg", or with an L1 penalty "newton-cd" (binary) or "nesterov"
+        (multinomial); ``solver_`` says which ran.  "newton" is Newton's method
+        (proximal Newton with L1); "newton-cg" a trust-region truncated Newton;
+        "newton-cd" coordinate-wise proximal Newton for wide binary L1 models;
+        "lbfgs" L-BFGS; "gd" the article's gradient descent (ISTA with L1);
+        "nesterov" accelerated gradient (FISTA with L1); "sgd" mini-batches
+        reshuffled every epoch.
     learning_rate : "auto" or float, default "auto"
         The step of gd, nesterov and sgd.  "auto" is 1/L, with L an upper bound
         of the gradient's Lipschitz constant computed from the data (gd also
@@ -101,10 +108,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default 100
         The most iterations (epochs for sgd).
     tol : float, default 1e-4
-        Stop when the gradient's max-norm is at most ``tol`` (sgd: when the
-        relative change of the epoch loss is).
+        Stop when the gradient's max-norm (with L1: the smallest subgradient's)
+        is at most ``tol`` (sgd: when the relative change of the epoch loss is).
     batch_size : int, default 256
         Rows per mini-batch of sgd.
+    class_weight : None, "balanced" or dict, default None
+        Weights of the classes, multiplied into the sample weights as
+        scikit-learn does ("balanced": n / (k · the weight of each class)).
+    warm_start : bool, default False
+        Start a refit from the fitted ``coef_`` and ``intercept_``.
     random_state : None, int or numpy.random.Generator, default None
         Seeds sgd's shuffles.
     verbose : int, default 0
@@ -124,6 +136,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     loss_curve_ : ndarray
         The objective at the start and after every iteration; for sgd, the mean
         mini-batch loss of every epoch.
+    solver_ : str
+        The solver that ran ("auto" resolved).
     n_features_in_ : int
         The number of features seen by ``fit``.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -136,9 +150,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         From ``fit``: an unknown ``solver``, a bad parameter value, X that is
         not 2-D, empty or holds nan or inf, y of another length or with fewer
         than 2 classes, or bad sample weights.
-    TypeError
-        For sparse X (it is not supported).
-    NotFittedError
+        NotFittedError
         From the prediction methods before ``fit``.
 
     See Also
@@ -152,9 +164,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     .. math::
 
        \frac{\sum_i s_i\, \mathrm{CE}_i}{\sum_i s_i}
-       + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2,
+       + \alpha \left(\rho \lVert \mathrm{coef} \rVert_1
+       + \frac{1 - \rho}{2} \lVert \mathrm{coef} \rVert^2\right),
 
-    scikit-learn's objective with C = 1 / (α Σ s_i), where CE_i is the
+    with ρ = ``l1_ratio``: scikit-learn's objective with C = 1 / (α Σ s_i)
+    (for ρ = 0), where CE_i is the
     cross-entropy of sample i under σ(x_i coefᵀ + b) (two classes) or
     softmax(x_i coefᵀ + b) (more).  Every pass computes the loss and the
     gradient together, with the cancellation-free forms of

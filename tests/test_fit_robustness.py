@@ -21,9 +21,14 @@ SOLVERS = ("newton", "newton-cg", "lbfgs", "gd", "nesterov", "sgd")
 
 
 def run_python(code, timeout=120, **env):
-    """Run code in a fresh interpreter; returns the CompletedProcess."""
+    """Run code in a fresh interpreter; returns the CompletedProcess.  It runs in
+    the folder that holds the xentfast this process imported: `python -c` puts
+    the current folder first on sys.path, and from a clone's root the unbuilt
+    source tree would shadow an installed xentfast."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(xentfast.__file__)))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **env})
+                          text=True, timeout=timeout, cwd=package_parent,
+                          env={**os.environ, **env})
 
 
 INTERRUPT_CHILD = """

@@ -262,6 +262,17 @@ def test_python_inputs_become_float64(func, x):
     assert np.asarray(result[0]).dtype == np.float64
 
 
+@pytest.mark.parametrize("func", get_functions("elementwise_probability"), ids=lambda f: f.name)
+@pytest.mark.parametrize("p", [0.5, 1, True, [0.25, 1.0], [[0.5], [0.0]]],
+                         ids=["float", "int", "bool", "list", "nested-list"])
+def test_python_probabilities_become_float64(func, p):
+    # 0-d input gives a NumPy scalar, as from a ufunc (binary_entropy(0.5) gave a
+    # 1-element array once)
+    result = check_against_reference(func, (p,), {}, lambda e: [(1e-12, tiny(np.float64))])
+    assert result is not None
+    assert np.asarray(result[0]).dtype == np.float64
+
+
 def _out_arrays(shape, dtype):
     """A C-contiguous, a Fortran-ordered and a strided array of ``shape``."""
     yield "contiguous", np.full(shape, 7.0, dtype)

@@ -220,3 +220,39 @@ def test_path_with_given_alphas_and_ridge():
     assert path.coef.shape == (3, 3, X.shape[1]) and path.intercept.shape == (3, 3)
     single = LogisticRegression(alpha=0.1, tol=1e-10).fit(X, y)
     np.testing.assert_allclose(path.coef[1], single.coef_, rtol=1e-6, atol=1e-9)
+
+
+# --- coordinate-wise Newton (newton-cd) for wide data ---------------------------------
+
+@pytest.mark.parametrize("form", ["dense_C", "dense_F", "float32", "csr", "csc"])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5, 0.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_newton_cd_reaches_newtons_optimum(form, l1_ratio, fit_intercept):
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((600, 25)) * rng.uniform(0.2, 5, 25)
+    X[rng.random(X.shape) < 0.6] = 0.0
+    y = (X @ rng.standard_normal(25) + rng.standard_normal(600) > 0).astype(int)
+    sw = rng.uniform(0.5, 2, 600)
+    data = {"dense_C": X, "dense_F": np.asfortranarray(X), "float32": X.astype(np.float32),
+            "csr": sparse.csr_matrix(X), "csc": sparse.csc_matrix(X)}[form]
+    options = dict(alpha=0.02, l1_ratio=l1_ratio, fit_intercept=fit_intercept, tol=1e-10,
+                   max_iter=500)
+    exact = LogisticRegression(solver="newton", **options).fit(data, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        # At tol=1e-10 the inexact inner solves may stop the last steps at rounding.
+        warnings.simplefilter("ignore")
+        model = LogisticRegression(solver="newton-cd", **options).fit(data, y, sample_weight=sw)
+    assert model.solver_ == "newton-cd" and model.n_iter_ < 30
+    np.testing.assert_allclose(model.coef_, exact.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(model.intercept_, exact.intercept_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(model.coef_ == 0, exact.coef_ == 0)
+
+
+def test_newton_cd_is_for_binary_models_and_auto_picks_it_for_wide_l1():
+    X = np.random.default_rng(5).standard_normal((60, 4))
+    with pytest.raises(ValueError, match="Only binary classification is supported by solver"):
+        LogisticRegression(solver="newton-cd").fit(X, np.arange(60) % 3)
+    assert linear_model.resolve_solver("auto", 20_001, 1.0, 1) == "newton-cd"
+    assert linear_model.resolve_solver("auto", 20_001, 0.0, 1) == "newton-cg"
+    assert linear_model.resolve_solver("auto", 3 * 20_001, 0.5, 3) == "nesterov"

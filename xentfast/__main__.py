@@ -1,6 +1,12 @@
-"""python -m xentfast bench [--peers] [--linear] [--quick] [--sizes N ...] [--threads N]
-| train [...] | info"""
+"""The command line: ``xentfast`` (installed with the package) or ``python -m xentfast``.
+
+    xentfast bench [--peers] [--linear] [--quick] [--sizes N ...] [--threads N]
+    xentfast train [...]
+    xentfast info
+    xentfast --version
+"""
 import argparse
+import os
 import sys
 
 import xentfast
@@ -26,7 +32,12 @@ Markdown tables with the machine, the kernel set and the thread counts.
                     every solver, against scikit-learn and glum (the bench extra), all on
                     --threads (default 2); several minutes (--quick: a tenth)
 
---peers, --linear and --fits can be given together.  The peers are optional:
+  bench --penalties issue 12's fits: pure L1 on the sparse data, elastic net on dense
+                    standardised and ill-conditioned 1M x 32, a 20-alpha L1 path, against
+                    scikit-learn, glum and skglm (the bench extra), on --threads
+                    (default 2)
+
+--peers, --linear, --fits and --penalties can be given together.  The peers are optional:
 pip install "xentfast[bench]" brings SciPy and scikit-learn; PyTorch is not in
 the extra, install it by hand with: pip install torch==2.13.0
 """
@@ -60,6 +71,10 @@ def add_bench_arguments(bench):
                        help="fit the issue-11 problems (dense standardised and ill-conditioned, "
                             "sparse, multinomial) with every solver and against scikit-learn "
                             "and glum, on --threads (default 2); several minutes")
+    bench.add_argument("--penalties", action="store_true",
+                       help="issue 12's fits: pure L1 on sparse data, elastic net on dense "
+                            "data, a 20-alpha L1 path, against scikit-learn, glum and skglm, "
+                            "on --threads (default 2); several minutes")
     bench.add_argument("--quick", action="store_true",
                        help=f"small sizes only ({_bench.QUICK_SIZES}; with --peers "
                             f"{_bench.QUICK_PEER_SIZES}; with --linear 100,000 x 32), "
@@ -92,7 +107,11 @@ def run_bench(args):
         from xentfast import _bench_fits
         _bench_fits.run_fits(threads=args.threads or 2, quick=args.quick,
                              repeats=1 if args.quick else 3)
-    if not (args.peers or args.linear or args.fits):
+    if args.penalties:
+        from xentfast import _bench_fits
+        _bench_fits.run_penalties(threads=args.threads or 2, quick=args.quick,
+                                  repeats=1 if args.quick else 3)
+    if not (args.peers or args.linear or args.fits or args.penalties):
         if args.threads is not None:
             xentfast.set_num_threads(args.threads)
         sizes = args.sizes or (_bench.QUICK_SIZES if args.quick else _bench.SIZES)
@@ -100,8 +119,18 @@ def run_bench(args):
     return 0
 
 
+def program_name():
+    """How the user called us: 'python -m xentfast' or 'xentfast' (the console command)."""
+    called_as = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m xentfast" if called_as == "__main__.py" else "xentfast"
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m xentfast")
+    parser = argparse.ArgumentParser(prog=program_name(),
+                                     description="xentfast's benchmarks, training demo and "
+                                                 "build information")
+    parser.add_argument("--version", action="version",
+                        version=f"xentfast {xentfast.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     bench = commands.add_parser("bench", help="time xentfast against the NumPy reference "
                                 "and, with --peers or --linear, against SciPy, scikit-learn "

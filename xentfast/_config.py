@@ -49,10 +49,41 @@ _threads.set_cap(_cap_from_environment())
 
 
 def set_num_threads(n):
-    """Cap the number of threads the kernels use at ``n`` (an integer from 1 to 1024).
+    """Cap the number of threads the kernels use at ``n``.
 
-    The count used is the smaller of ``n`` and OpenMP's maximum for the calling
-    thread, which ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits`` set.
+    Parameters
+    ----------
+    n : int
+        From 1 to 1024.  The kernels use the smaller of ``n`` and OpenMP's
+        maximum for the calling thread (the usable cores, unless
+        ``OMP_NUM_THREADS`` or ``threadpoolctl.threadpool_limits`` say
+        otherwise): the cap never adds threads.  The default cap is
+        ``XENTFAST_NUM_THREADS`` (none when unset); a forked child starts
+        with a cap of 1.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an integer from 1 to 1024 (bools are refused too).
+
+    See Also
+    --------
+    get_num_threads, show_config
+
+    Notes
+    -----
+    Results do not depend on the thread count: reductions are summed in fixed
+    blocks whose sums are added with compensation.  Small inputs run on one
+    thread whatever the setting (a parallel region costs more than it saves).
+
+    Examples
+    --------
+    >>> import xentfast
+    >>> before = xentfast.get_num_threads()
+    >>> xentfast.set_num_threads(1)
+    >>> xentfast.get_num_threads()
+    1
+    >>> xentfast.set_num_threads(before)
     """
     if not _valid_thread_count(n):
         raise ValueError(f"the number of threads must be an integer from 1 to {MAX_THREADS}, "
@@ -76,7 +107,32 @@ os.register_at_fork(after_in_child=_serial_after_fork)
 
 
 def show_config(print_out=True):
-    """Report the version, compiler, OpenMP, threads and kernel set; return them as a dict."""
+    """Report the version, compiler, OpenMP, threads and kernel set.
+
+    Parameters
+    ----------
+    print_out : bool, default True
+        Print the report, one ``key: value`` line each.
+
+    Returns
+    -------
+    dict
+        The same facts: "xentfast", "python", "numpy", "machine", "compiler",
+        "openmp", "threads" (in effect), "openmp max threads", "thread cap
+        (set_num_threads)" (None when there is none), "usable cores", "kernel
+        set" ("baseline", "avx2-fma" or "avx512") and "cpu has avx2+fma".
+
+    See Also
+    --------
+    get_num_threads
+
+    Examples
+    --------
+    >>> import xentfast
+    >>> config = xentfast.show_config(print_out=False)
+    >>> config["kernel set"] in ("baseline", "avx2-fma", "avx512")
+    True
+    """
     config = {
         "xentfast": __version__,
         "python": sys.version.split()[0],

@@ -38,8 +38,25 @@ def openmp_max_threads():
 
 
 def get_num_threads():
-    """How many threads the kernels use: the OpenMP maximum of the calling thread,
-    capped by set_num_threads (1 in a build without OpenMP, and in a forked child
-    until set_num_threads is called there)."""
+    """How many threads the kernels use.
+
+    Returns
+    -------
+    int
+        OpenMP's maximum for the calling thread (``omp_get_max_threads()``,
+        which ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits`` set),
+        capped by :func:`set_num_threads`; 1 in a build without OpenMP, and in
+        a forked child until it calls :func:`set_num_threads`.
+
+    See Also
+    --------
+    set_num_threads, show_config
+
+    Examples
+    --------
+    >>> import xentfast
+    >>> xentfast.get_num_threads() >= 1
+    True
+    """
     cdef int available = xentfast_openmp_max_threads()
     return cap if 0 < cap < available else available

@@ -9,7 +9,8 @@ with --nnz-per-row ones per row (e.g. --n-samples 500000 --n-features 20000).
 (standardised; no download), when scikit-learn is installed.
 
 A progress bar on one line shows the iteration, loss, gradient max-norm and
-rows/s.  The summary gives the accuracy, the time per iteration, and the
+rows/s; when stderr is not a terminal, a plain line every --progress-every
+iterations does instead.  The summary gives the accuracy, the time per iteration, and the
 same number of iterations of plain NumPy gradient descent
 (``reference.logistic_gradient_descent``).  ``--plot FILE.png`` draws both
 loss curves with matplotlib, if it is installed.
@@ -36,6 +37,13 @@ def _int_at_least(low):
     return parse
 
 
+def _unit_float(text):
+    value = float(text)
+    if not 0 <= value <= 1:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
+    return value
+
+
 def _non_negative_float(text):
     value = float(text)
     if not value >= 0:  # also rejects nan
@@ -57,7 +65,10 @@ def add_arguments(parser):
     parser.add_argument("--threads", type=_int_at_least(1), default=None,
                         help="threads for xentfast (default: all usable cores)")
     parser.add_argument("--alpha", type=_non_negative_float, default=0.0,
-                        help="L2 penalty on the mean loss (default: %(default)s)")
+                        help="penalty on the mean loss (default: %(default)s)")
+    parser.add_argument("--l1-ratio", type=_unit_float, default=0.0,
+                        help="share of --alpha on the L1 norm, the rest on half the squared "
+                             "L2 norm: 0 ridge, 1 lasso (default: %(default)s)")
     parser.add_argument("--max-iter", type=_int_at_least(0), default=100,
                         help="iterations (epochs for sgd) (default: %(default)s)")
     parser.add_argument("--tol", type=_non_negative_float, default=1e-4,
@@ -71,6 +82,10 @@ def add_arguments(parser):
                         help="stored entries per row of --data sparse (default: %(default)s)")
     parser.add_argument("--plot", metavar="FILE.png", default=None,
                         help="draw the loss curves into this file (needs matplotlib)")
+    parser.add_argument("--progress-every", type=_int_at_least(0), default=10, metavar="N",
+                        help="where stderr is not a terminal: a progress line every N "
+                             "iterations, 0 for none (on a terminal a live bar is drawn) "
+                             "(default: %(default)s)")
 
 
 def main(argv=None):
@@ -105,31 +120,47 @@ def predict(coef, n_features, X):
 # --- progress -------------------------------------------------------------------
 
 class ProgressBar:
-    """The fit's callback: redraws one line (``\\r``) at most every ``interval`` s.
+    """The fit's callback: a live one-line bar on a terminal, plain lines elsewhere.
+
+    On a terminal it redraws one line (``\\r``) at most every ``interval`` s.
+    Anywhere else (a file, a pipe, a CI log) a bar drawn with ``\\r`` would
+    pile up as one long line, so it writes a line every ``every`` iterations
+    and one for the last, or nothing with ``every=0``.  ``terminal`` overrides
+    ``stream.isatty()``.
 
     Times count from the first report, so the solver's setup (e.g. the 1/L
     estimate of gd) is left out.  rows/s counts one pass over the rows per
     iteration (the extra passes of line searches are not counted).
     """
 
-    def __init__(self, max_iter, n_rows, stream=None, interval=0.1, width=24):
+    def __init__(self, max_iter, n_rows, stream=None, interval=0.1, width=24, every=10,
+                 terminal=None):
         self.max_iter = max(max_iter, 1)
         self.n_rows = n_rows
         self.stream = sys.stderr if stream is None else stream
         self.interval = interval
         self.width = width
+        self.every = every
+        if terminal is None:
+            isatty = getattr(self.stream, "isatty", None)
+            terminal = bool(isatty and isatty())
+        self.terminal = terminal
         self.first = None      # (iteration, time) of the first report
         self.last = None       # (iteration, loss, grad_max, time) of the latest
         self.last_draw = -np.inf
+        self.last_line = None  # the iteration of the latest plain line
 
     def __call__(self, iteration, loss, grad_max):
         now = time.perf_counter()
         if self.first is None:
             self.first = (iteration, now)
         self.last = (iteration, loss, grad_max, now)
-        if now - self.last_draw >= self.interval:
-            self.last_draw = now
-            self.draw()
+        if self.terminal:
+            if now - self.last_draw >= self.interval:
+                self.last_draw = now
+                self.draw()
+        elif self.every > 0 and iteration % self.every == 0:
+            self.write_line()
 
     def seconds_per_iteration(self):
         """Mean time between reports, or nan before two reports."""
@@ -137,49 +168,73 @@ class ProgressBar:
             return np.nan
         return (self.last[3] - self.first[1]) / (self.last[0] - self.first[0])
 
-    def draw(self):
+    def status(self, with_bar):
         iteration, loss, grad_max, _ = self.last
-        filled = int(self.width * min(iteration / self.max_iter, 1.0))
-        bar = "#" * filled + "." * (self.width - filled)
         seconds = self.seconds_per_iteration()
         rate = f"{self.n_rows / seconds:9.3g}" if seconds > 0 else f"{'-':>9}"
-        self.stream.write(f"\r{iteration:5d}/{self.max_iter} [{bar}] loss {loss:.8f}  "
-                          f"|grad|max {grad_max:.2e}  {rate} rows/s ")
+        bar = ""
+        if with_bar:
+            filled = int(self.width * min(iteration / self.max_iter, 1.0))
+            bar = " [" + "#" * filled + "." * (self.width - filled) + "]"
+        return (f"{iteration:5d}/{self.max_iter}{bar} loss {loss:.8f}  "
+                f"|grad|max {grad_max:.2e}  {rate} rows/s")
+
+    def draw(self):
+        self.stream.write(f"\r{self.status(with_bar=True)} ")
+        self.stream.flush()
+
+    def write_line(self):
+        self.last_line = self.last[0]
+        self.stream.write(self.status(with_bar=False) + "\n")
         self.stream.flush()
 
     def finish(self):
-        if self.last is not None:
-            self.draw()
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.terminal:
+            if self.last is not None:
+                self.draw()
+            self.stream.write("\n")
+            self.stream.flush()
+        elif self.every > 0 and self.last is not None and self.last_line != self.last[0]:
+            self.write_line()
 
 
 # --- the command ----------------------------------------------------------------
 
-def compare_with_numpy(result, X, targets, rows, options, dtype, per_iteration, unit):
+def compare_with_numpy(result, X, targets, rows, options, l1_ratio, dtype, per_iteration,
+                       unit):
     """Run the same iterations in plain NumPy (``xentfast.reference``) and print the
-    comparison: Newton's method for newton (when its Hessian is small enough to
-    form in NumPy), else the article's gradient descent with gd's step 1/L.
+    comparison: Newton's method for newton without an L1 penalty (when its
+    Hessian is small enough to form in NumPy), else the article's gradient
+    descent (proximal, with an L1 penalty) with gd's step 1/L.
     Returns the NumPy loop's losses."""
     n_features = X.shape[1]
     w0 = np.zeros(n_features + 1) if rows == 1 else np.zeros((rows, n_features + 1))
     note = " (in float64: the reference converts X)" if dtype != np.float64 else ""
     start = time.perf_counter()
-    if result.solver == "newton":
+    same = result.solver == "gd"
+    if result.solver == "newton" and l1_ratio == 0:
         what = f"NumPy Newton's method{note}, the same {result.n_iter} iterations"
         _, losses = reference.logistic_newton(w0, X, targets, n_iter=result.n_iter, **options)
+        same = True
     else:
         # gd's step 1/L (max_iter=0 computes only the step).
         step = result.step
         if not np.isfinite(step) or result.solver != "gd":
             step = linear_model.fit_logistic(X, targets, rows, solver="gd", max_iter=0,
                                              **options).step
-        what = (f"NumPy gradient descent{note}, {result.n_iter} iterations with step "
-                f"{step:.4g}")
-        _, losses = reference.logistic_gradient_descent(w0, X, targets, step=step,
-                                                        n_iter=result.n_iter, **options)
+        if l1_ratio > 0:
+            what = (f"NumPy proximal gradient descent{note}, {result.n_iter} iterations with "
+                    f"step {step:.4g}")
+            alpha = options["alpha"]
+            _, losses = reference.logistic_proximal_gradient(
+                w0, X, targets, step=step, n_iter=result.n_iter, alpha=alpha,
+                l1_ratio=l1_ratio, fit_intercept=options["fit_intercept"])
+        else:
+            what = (f"NumPy gradient descent{note}, {result.n_iter} iterations with step "
+                    f"{step:.4g}")
+            _, losses = reference.logistic_gradient_descent(w0, X, targets, step=step,
+                                                            n_iter=result.n_iter, **options)
     numpy_per_iteration = (time.perf_counter() - start) / result.n_iter
-    same = result.solver in ("newton", "gd")
     ratio = (f" ({numpy_per_iteration / per_iteration:.2f}x xentfast's time per {unit})"
              if same else f" (a different method from {result.solver}: not comparable "
                           f"per iteration)")
@@ -229,6 +284,9 @@ def run(args):
             print("--plot needs matplotlib, which is not installed "
                   "(pip install matplotlib); nothing was fitted", file=sys.stderr)
             return 2
+    if args.solver == "newton-cd" and args.classes > 2:
+        print("--solver newton-cd fits two classes only", file=sys.stderr)
+        return 2
     if args.threads is not None:
         xentfast.set_num_threads(args.threads)
     dtype = np.dtype(args.dtype)
@@ -272,11 +330,12 @@ def run(args):
           f"solver {args.solver}, {xentfast.get_num_threads()} thread(s)")
 
     sys.stdout.flush()  # the header before the progress bar (on stderr)
-    progress = ProgressBar(args.max_iter, n_samples)
+    progress = ProgressBar(args.max_iter, n_samples, every=args.progress_every)
     start = time.perf_counter()
     result = linear_model.fit_logistic(X, targets, rows, solver=args.solver,
-                                       max_iter=args.max_iter, tol=args.tol,
-                                       random_state=args.seed, callback=progress, **options)
+                                       l1_ratio=args.l1_ratio, max_iter=args.max_iter,
+                                       tol=args.tol, random_state=args.seed, callback=progress,
+                                       **options)
     fit_seconds = time.perf_counter() - start
     progress.finish()
 
@@ -297,8 +356,8 @@ def run(args):
 
     reference_losses = None
     if result.n_iter > 0:
-        reference_losses = compare_with_numpy(result, X, targets, rows, options, dtype,
-                                              per_iteration, unit)
+        reference_losses = compare_with_numpy(result, X, targets, rows, options, args.l1_ratio,
+                                              dtype, per_iteration, unit)
 
     if Figure is not None:
         plot_losses(args.plot, Figure, result.loss_curve, reference_losses, result.solver,

@@ -26,9 +26,9 @@ from xentfast import _checks, _penalised, _solvers, _validate
 from xentfast._kernels import _linear
 from xentfast._config import get_num_threads
 
-SOLVERS = ("auto", "newton", "newton-cg", "lbfgs", "gd", "nesterov", "sgd")
+SOLVERS = ("auto", "newton", "newton-cg", "newton-cd", "lbfgs", "gd", "nesterov", "sgd")
 # The solvers that take an L1 penalty (l1_ratio > 0), by their proximal variants.
-L1_SOLVERS = ("auto", "newton", "gd", "nesterov")
+L1_SOLVERS = ("auto", "newton", "newton-cd", "gd", "nesterov")
 
 # solver="auto" takes Newton's method with a Hessian matrix up to this many
 # parameters (k (d + 1)): beyond it, forming and factorising H costs more than
@@ -199,14 +199,84 @@ def make_objective(X, targets, n_classes, sample_weight=None, alpha=0.0, fit_int
 
 
 def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_intercept=True):
-    """The regularised mean cross-entropy of a logistic or softmax model, and its gradient.
+    r"""The regularised mean cross-entropy of a logistic or softmax model, and its gradient.
 
-    Binary: w has shape (d,), or (d+1,) with the intercept last; y in [0, 1],
-    shape (n,).  Multinomial: w has shape (k, d), or (k, d+1) with the
-    intercept in the last column; y holds class indices 0..k-1.  Returns
-    (loss, grad) with grad of w's shape, from one pass over X (dense float32
-    or float64 in C or F order, never copied; or scipy.sparse), accumulated in
-    float64.
+    The objective that :class:`LogisticRegression` minimises, at parameters
+    ``w``, from one pass over ``X``.
+
+    Parameters
+    ----------
+    w : array_like
+        Binary (logistic) model: shape (d,), or (d + 1,) with the intercept last.
+        Multinomial (softmax) model: shape (k, d), or (k, d + 1) with the
+        intercepts in the last column, k ≥ 2.  Converted to float64.
+    X : array_like or scipy.sparse matrix
+        The samples, shape (n, d), finite.  Dense float32 or float64 in C or F
+        order is read as it is (never copied); other dense input is converted;
+        sparse X is read in CSR form.
+    y : array_like
+        Binary: targets in [0, 1] of shape (n,).  Multinomial: class indices
+        0 … k - 1 of shape (n,) (an integer dtype).
+    sample_weight : array_like, optional
+        Weights ≥ 0 of shape (n,) (or a scalar), not all 0.
+    alpha : float, default 0.0
+        The L2 penalty α ≥ 0 on the coefficients (not on the intercept).
+    fit_intercept : bool, default True
+        Whether ``w`` holds intercepts.
+
+    Returns
+    -------
+    loss : numpy.float64
+        The objective.  Always float64, whatever X's dtype: the parameters and
+        the gradient are float64, and like every loss of xentfast the loss has
+        its gradient's dtype.
+    grad : ndarray
+        The gradient with respect to ``w``, float64, of w's shape.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D, empty, or holds nan or inf; w's shape does not fit X
+        (the expected shape is named); y has the wrong shape, lies outside
+        [0, 1] (binary) or holds class indices outside [0, k) (multinomial);
+        sample weights are negative, not finite or all 0; or alpha is negative
+        or not finite.
+
+    See Also
+    --------
+    LogisticRegression, binary_cross_entropy_with_logits, softmax_cross_entropy
+
+    Notes
+    -----
+    .. math::
+
+       f(w) = \frac{\sum_i s_i\, \mathrm{CE}_i}{\sum_i s_i}
+              + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2,
+       \qquad
+       \nabla_{\mathrm{coef}} f = \frac{X^\top \operatorname{diag}(s)\,(\hat{y} - y)}{\sum_i s_i}
+              + \alpha\, \mathrm{coef}
+
+    with CE_i the cross-entropy of sample i and ŷ = σ(X coefᵀ + b) (binary) or
+    softmax(X coefᵀ + b) (multinomial).  This is scikit-learn's objective with
+    C = 1 / (α Σ s_i).  The per-sample losses use the cancellation-free forms of
+    :func:`binary_cross_entropy_with_logits` and :func:`softmax_cross_entropy`,
+    so extreme logits give finite losses and exact gradients.  X is read once,
+    in tiles of rows: each tile's logits, residuals and gradient contributions
+    are formed while it is in cache.  The rows are split into a fixed number of
+    chunks whose float64 sums are added in a fixed order, so the result does
+    not depend on the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    >>> y = np.array([0.0, 1.0, 1.0, 0.0])
+    >>> loss, grad = xentfast.logistic_loss_and_grad(np.zeros(3), X, y)
+    >>> loss                                   # log 2 at w = 0
+    np.float64(0.6931471805599453)
+    >>> grad                                   # (coef_1, coef_2, intercept)
+    array([-0.25,  0.  ,  0.  ])
     """
     X = _prepare_X(X)
     n_samples, n_features = X.shape
@@ -218,7 +288,7 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
     loss, grad = objective.loss_and_grad(w)
     if not (np.isfinite(loss) and np.isfinite(grad).all()):
         _check_X_finite(X)  # nan or inf in X shows up here, without a pass of its own
-    return float(loss), grad.reshape(w.shape)
+    return np.float64(loss), grad.reshape(w.shape)
 
 
 # --- fitting ------------------------------------------------------------------
@@ -260,15 +330,32 @@ def check_l1_ratio(l1_ratio, solver):
     return float(l1_ratio)
 
 
-def resolve_solver(solver, n_params, l1_ratio=0.0):
+def resolve_solver(solver, n_params, l1_ratio=0.0, n_classes=1):
     """The solver that "auto" stands for: Newton's method with a Hessian matrix
-    up to NEWTON_MAX_PARAMS parameters; beyond, trust-region Newton-CG (or,
-    with an L1 penalty, FISTA)."""
+    up to NEWTON_MAX_PARAMS parameters; beyond, trust-region Newton-CG, or with
+    an L1 penalty coordinate-wise Newton (binary) or FISTA (multinomial)."""
     if solver != "auto":
         return solver
     if n_params <= NEWTON_MAX_PARAMS:
         return "newton"
-    return "newton-cg" if l1_ratio == 0 else "nesterov"
+    if l1_ratio == 0:
+        return "newton-cg"
+    return "newton-cd" if n_classes == 1 else "nesterov"
+
+
+def column_form(X):
+    """What coordinate_newton reads X's columns from: None for dense X (read in
+    place through its strides), else a CSC copy (float64 data, int32 row indices,
+    int64 column starts)."""
+    if not isinstance(X, SparseRows):
+        return None
+    if X.shape[0] >= 2**31:
+        raise ValueError("newton-cd takes at most 2**31 - 1 samples of sparse X")
+    csc = X.to_scipy().tocsc()
+    csc.sum_duplicates()
+    return (np.ascontiguousarray(csc.data, dtype=np.float64),
+            np.ascontiguousarray(csc.indices, dtype=np.int32),
+            np.ascontiguousarray(csc.indptr, dtype=np.int64))
 
 
 def _count(value, name):
@@ -298,7 +385,7 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, l1_rat
     n_samples, n_features = X.shape
     objective = make_objective(X, targets, n_classes, sample_weight,
                                alpha * (1.0 - l1_ratio), fit_intercept)
-    solver = resolve_solver(solver, objective.n_params, l1_ratio)
+    solver = resolve_solver(solver, objective.n_params, l1_ratio, n_classes)
     width = n_features + bool(fit_intercept)
     w = np.zeros(n_classes * width) if coef_init is None else np.array(
         coef_init, dtype=np.float64).reshape(-1)
@@ -306,16 +393,19 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, l1_rat
         _check_X_finite(X)
     result = run_solver(objective, w, solver, l1=alpha * l1_ratio, learning_rate=learning_rate,
                         max_iter=max_iter, tol=tol, batch_size=batch_size,
-                        random_state=random_state, callback=callback)
+                        random_state=random_state, callback=callback,
+                        columns=lambda: column_form(X))
     if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
         _check_X_finite(X)
     return result
 
 
 def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=100, tol=1e-4,
-               batch_size=256, random_state=None, callback=None):
+               batch_size=256, random_state=None, callback=None, columns=None):
     """Run a resolved solver on an Objective from w (updated in place); ``l1``: the
-    L1 penalty's strength (alpha * l1_ratio) on top of the objective."""
+    L1 penalty's strength (alpha * l1_ratio) on top of the objective.
+    ``columns()``: X's column form for newton-cd (see column_form), asked only
+    when that solver runs."""
     max_iter = _count(max_iter, "max_iter")
     if not (isinstance(tol, numbers.Real) and tol >= 0):
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
@@ -334,7 +424,14 @@ def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=1
         bound = _solvers.lipschitz_bound(objective)
         # L = 0: the objective is constant (X = 0 without an intercept); any step will do.
         step = 1.0 / bound if bound > 0 else 1.0
-    if l1 > 0:
+    if solver == "newton-cd":
+        if objective.n_classes != 1 or columns is None:
+            raise ValueError("Only binary classification is supported by solver='newton-cd' "
+                             "(on data in memory); use 'newton' or 'nesterov' for multinomial "
+                             "models")
+        n_iter, grad_max = _linear.coordinate_newton(objective, w, l1, columns(), max_iter,
+                                                     tol, progress)
+    elif l1 > 0:
         if solver == "newton":
             objective.reserve_hessian()
             n_iter, grad_max = _penalised.proximal_newton(objective, w, l1, max_iter, tol,

@@ -572,6 +572,24 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
     return NAN
 
 
+cdef inline double one_hot_limit_loss(Py_ssize_t k, Py_ssize_t target, double w,
+                                      floating* grad, double grad_scale, RowKind kind,
+                                      Py_ssize_t argmax) noexcept nogil:
+    # softmax_row_loss for a row that is not finite with a = one-hot at target,
+    # without the coefficient buffer (so one-hot targets never need one).
+    cdef Py_ssize_t j
+    if kind == ROW_ONE_POS_INF:
+        if grad != NULL:
+            for j in range(k):
+                grad[j] = <floating>(w * ((1.0 if j == argmax else 0.0)
+                                          - (1.0 if j == target else 0.0)) * grad_scale)
+        return w * (0.0 if target == argmax else INFINITY)
+    if grad != NULL:
+        for j in range(k):
+            grad[j] = <floating>NAN
+    return NAN
+
+
 cdef inline double one_hot_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t target,
                                     double w, floating* grad, double grad_scale,
                                     double row_max, double rest, double log1p_rest,
@@ -621,6 +639,8 @@ cdef inline double softmax_sample_loss(
     if one_hot and kind == ROW_FINITE:
         return one_hot_row_loss(z, k, target, w, grad, grad_scale, row_max, rest,
                                 log1p_rest, exps)
+    if one_hot:
+        return one_hot_limit_loss(k, target, w, grad, grad_scale, kind, argmax)
     target_coefficients(k, target, prob_targets + r * k if prob_targets != NULL else NULL,
                         class_weight, scales.class_scale, hot, smooth, a)
     return softmax_row_loss(z, k, a, w, grad, grad_scale, kind, row_max, argmax, rest,
@@ -713,7 +733,8 @@ def softmax_cross_entropy_kernel(
             or (grad_out is not None and grad_out.shape[0] != m * k)):
         raise ValueError("the arrays' lengths do not match the logits' rows")
     cdef int team = softmax_team(m, n_threads)
-    cdef cnp.ndarray scratch = coefficient_rows(k, m, team)
+    cdef cnp.ndarray scratch = coefficient_rows(
+        k, m, team, index_targets is not None and class_weight is None and label_smoothing == 0)
     cdef BlockResults blocks
     if not block_results_open(&blocks, n_blocks(m)):
         raise MemoryError()
@@ -752,11 +773,12 @@ cdef inline Py_ssize_t coefficient_stride(Py_ssize_t k) noexcept nogil:
     return (k + 7) // 8 * 8
 
 
-cdef cnp.ndarray coefficient_rows(Py_ssize_t k, Py_ssize_t m, int team):
+cdef cnp.ndarray coefficient_rows(Py_ssize_t k, Py_ssize_t m, int team, bint one_hot):
     # Rows longer than STACK_CLASSES get their target coefficients in a row of
-    # this array per thread of softmax_blocks; None for shorter rows.  Allocated
-    # here, with the GIL, where a failure raises MemoryError.
-    if k <= STACK_CLASSES:
+    # this array per thread of softmax_blocks; None for shorter rows and one-hot
+    # targets (which need none).  Allocated here, with the GIL, where a failure
+    # raises MemoryError.
+    if k <= STACK_CLASSES or one_hot:
         return None
     return np.empty((team if worth_threads(m * k, team) else 1) * coefficient_stride(k))
 
@@ -792,11 +814,11 @@ cdef double softmax_blocks(const floating* z, Py_ssize_t k, Py_ssize_t m,
 
 
 cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray targets,
-                                cnp.ndarray grad_out, double grad_scale, double* coefficients,
-                                int team, BlockResults* blocks, int* bad,
-                                floating* element_type):
-    # softmax_blocks for one-hot index targets on checked arrays, unweighted;
-    # element_type (NULL) picks float or double.
+                                cnp.ndarray grad_out, double grad_scale, int team,
+                                BlockResults* blocks, int* bad, floating* element_type):
+    # softmax_blocks for one-hot index targets on checked arrays, unweighted (no
+    # coefficient buffer: one-hot rows need none); element_type (NULL) picks
+    # float or double.
     cdef const floating* z = <const floating*>cnp.PyArray_DATA(logits)
     cdef const Py_ssize_t* index = <const Py_ssize_t*>cnp.PyArray_DATA(targets)
     cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
@@ -809,11 +831,11 @@ cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray ta
         # small: keeping the GIL costs less than releasing and taking it back
         return softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
                               <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,
-                              grads, &unit, grad_scale, coefficients, team, blocks, bad)
+                              grads, &unit, grad_scale, NULL, team, blocks, bad)
     with nogil:
         total = softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
                                <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,
-                               grads, &unit, grad_scale, coefficients, team, blocks, bad)
+                               grads, &unit, grad_scale, NULL, team, blocks, bad)
     return total
 
 
@@ -836,18 +858,15 @@ def softmax_cross_entropy_plain(cnp.ndarray logits, cnp.ndarray targets, cnp.nda
         raise ValueError("logits (..., k), targets (...) and grad_out must be C-contiguous "
                          "arrays: float32 or float64 of one dtype, and intp targets")
     cdef int team = softmax_team(m, n_threads)
-    # a row that is not finite takes the coefficients' path even with one-hot targets
-    cdef cnp.ndarray scratch = coefficient_rows(k, m, team)
-    cdef double* coefficients = <double*>cnp.PyArray_DATA(scratch) if scratch is not None else NULL
     cdef BlockResults blocks
     cdef int bad
     cdef double total
     if not block_results_open(&blocks, n_blocks(m)):
         raise MemoryError()
     if type_num == cnp.NPY_DOUBLE:
-        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator,
-                                    coefficients, team, &blocks, &bad, <double*>NULL)
+        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator, team,
+                                    &blocks, &bad, <double*>NULL)
     else:
-        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator,
-                                    coefficients, team, &blocks, &bad, <float*>NULL)
+        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator, team,
+                                    &blocks, &bad, <float*>NULL)
     return total / denominator, not bad

@@ -249,6 +249,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X):
         """The logits: (n,) for two classes (positive favours classes_[1]), else (n, k)."""
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "decision_function", X)
         X = self._check_X(X, reset=False)
         scores = X @ self.coef_.T
         scores = _dense(scores) + self.intercept_
@@ -256,6 +258,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class of every row of X."""
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "predict", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
@@ -263,6 +267,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities (n, n_classes), columns in the order of classes_."""
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "predict_proba", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([sigmoid(-scores), sigmoid(scores)])
@@ -270,6 +276,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """log predict_proba, computed without forming the probabilities."""
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "predict_log_proba", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_sigmoid(-scores), log_sigmoid(scores)])
@@ -315,6 +323,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 def _is_dask_collection(a):
     # Without importing Dask: its collections carry the __dask_graph__ protocol.
     return a is not None and hasattr(type(a), "__dask_graph__")
+
+
+def _predict_lazily(estimator, method, X):
+    # A Dask X: a lazy Dask array, each block predicted by the in-memory method.
+    from xentfast import dask as xentfast_dask  # ImportError names the extra
+    return xentfast_dask.predict_lazily(estimator, method, X)
 
 
 def _dense(a):

@@ -90,6 +90,26 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
     return (loss, _layout.finish(grad, None)) if return_grad else loss
 
 
+def softmax_denominator(inputs):
+    """The divisor of reduction="mean" for checked inputs (``_checks.prepare_softmax_loss``):
+    Σ weight·class_weight[target] over samples not ignored (index targets), Σ weight
+    (probability targets), or the number of samples without weights.  The Dask
+    functions add it up over blocks."""
+    dtype = inputs.logits.dtype
+    weight_flat = _layout.flat_or_none(inputs.weight)
+    class_weight_flat = _layout.flat_or_none(inputs.class_weight)
+    has_ignore_index = inputs.ignore_index is not None
+    if inputs.index_targets and (weight_flat is not None or class_weight_flat is not None
+                                 or has_ignore_index):
+        return _losses.index_target_weight_total(
+            _layout.flat(inputs.targets), _layout.flat_or_empty(weight_flat, dtype),
+            _layout.flat_or_empty(class_weight_flat, dtype),
+            inputs.ignore_index if has_ignore_index else -1, has_ignore_index)
+    if weight_flat is not None:
+        return _losses.weight_total(weight_flat)
+    return float(inputs.logits.size // inputs.logits.shape[-1])  # every sample counts 1
+
+
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
                           label_smoothing=0.0, ignore_index=None, reduction="mean",
                           return_grad=False):
@@ -113,18 +133,7 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     class_weight_flat = _layout.flat_or_none(inputs.class_weight)
     has_ignore_index = inputs.ignore_index is not None
     ignore = inputs.ignore_index if has_ignore_index else -1
-    n_samples = z.size // k
-    if reduction != "mean":
-        denominator = 1.0
-    elif (inputs.index_targets
-          and (weight_flat is not None or class_weight_flat is not None or has_ignore_index)):
-        denominator = _losses.index_target_weight_total(
-            targets_flat, _layout.flat_or_empty(weight_flat, dtype),
-            _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index)
-    elif weight_flat is not None:
-        denominator = _losses.weight_total(weight_flat)
-    else:
-        denominator = float(n_samples)   # no weights: every sample counts 1
+    denominator = softmax_denominator(inputs) if reduction == "mean" else 1.0
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
     total, indices_ok = _losses.softmax_cross_entropy_kernel(

@@ -267,6 +267,27 @@ def test_losses_of_empty_input(reduction):
                                                        reduction=reduction), expected)
 
 
+def unaligned(arr):
+    """A copy of ``arr`` at an address that is not a multiple of its itemsize."""
+    buffer = np.empty(arr.nbytes + 1, np.uint8)[1:]
+    copy = buffer.view(arr.dtype).reshape(arr.shape)
+    copy[...] = arr
+    return copy
+
+
+def test_unaligned_blocks_as_distributed_unpickles_them():
+    # A distributed worker can receive blocks at unaligned addresses; the in-memory
+    # fast path of binary_cross_entropy_with_logits used to reject them.
+    z, y, _ = _binary_loss_cases()
+    expected = xentfast.binary_cross_entropy_with_logits(z, y, return_grad=True)
+    assert not unaligned(z).flags.aligned
+    zu, yu = (chunked(a, ((4, 5), (4,))).map_blocks(unaligned, meta=np.empty((0, 0)))
+              for a in (z, y))
+    lazy = xd.binary_cross_entropy_with_logits(zu, yu, return_grad=True)
+    for actual, wanted in zip(lazy, expected):
+        assert_matches(actual, wanted)
+
+
 # --- lazy, and one pass -------------------------------------------------------------------
 
 class CountingBlocks:

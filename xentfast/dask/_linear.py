@@ -243,14 +243,15 @@ class DaskObjective(Objective):
 # --- LogisticRegression.fit on Dask arrays ---------------------------------------------------
 
 def _estimator_module():
-    # Imported where it is used: it imports scikit-learn (about 80 MB), which the
-    # workers need only for the checks of y.
+    # Imported where it is used, on the driver: it imports scikit-learn (130 MB),
+    # which the workers need not load for a fit.
     from xentfast import logistic_regression
     return logistic_regression
 
 
 def _block_classes(y):
-    y = _estimator_module()._check_y(y, y.shape[0])
+    # The labels are checked on the driver, on the distinct values: nan, infinite or
+    # non-integer float labels are among them whenever they are among the labels.
     return np.unique(y)
 
 
@@ -327,6 +328,7 @@ def fit_estimator(estimator, X, y, sample_weight=None):
         largest = _tree([delayed(_block_weight_max)(b)
                          for b in sample_weight.to_delayed().ravel()], max)
     classes, largest = dask.compute(classes, largest)
+    logistic_regression._check_y(classes, classes.size)
     logistic_regression._check_classes(classes)
     binary = classes.size == 2
 

@@ -204,8 +204,12 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
 
 class DaskObjective(Objective):
     """The objective over X, targets and weights chunked by rows, for the solvers:
-    every question is one ``dask.compute`` of the blocks' sums (Hessian products on
-    Dask take two passes: the curvature at w, then the product)."""
+    every question is one computation of the blocks' sums (Hessian products on Dask
+    take two passes: the curvature at w, then the product).
+
+    When X is persisted on the cluster of the active ``distributed.Client``, a pass
+    is one task per worker over the blocks it holds (see ``_WorkerBlocks``); else it
+    is ``dask.compute`` of a task per block and their sum in a tree."""
 
     def __init__(self, X, targets, weights, n_classes, fit_intercept, alpha):
         Objective.__init__(self, X.shape[0], X.shape[1], n_classes, fit_intercept, alpha)
@@ -213,8 +217,11 @@ class DaskObjective(Objective):
         self.coef_mask = _coef_mask(X.shape[1], n_classes, fit_intercept)
         self.curvature_at = None
         self.total_weight = None
+        self.on_workers = _WorkerBlocks.of(X, targets, weights)
 
     def sums(self, mode, w, v=None):
+        if self.on_workers is not None:
+            return self.on_workers.sums(mode, w, v, self.n_classes, self.fit_intercept)
         graph = _sums_graph(self.X, self.targets, self.weights, w, self.n_classes,
                             self.fit_intercept, mode, v)
         (sums,) = dask.compute(graph)
@@ -238,6 +245,77 @@ class DaskObjective(Objective):
         if self.total_weight is None:
             self.total_weight = self.sums("loss", np.zeros(self.n_params))[1]
         return self.sums("gram", np.zeros(self.n_params), v) / self.total_weight
+
+
+def _pass_on_worker(X_blocks, other_blocks, w, v, n_classes, fit_intercept, mode):
+    """The sums of the blocks a worker holds, with as many kernel threads as it has."""
+    from distributed import get_worker
+    threads = get_worker().state.nthreads
+    total = np.zeros(_SUMS_SIZE[mode](w.size))
+    for X, (targets, weights) in zip(X_blocks, other_blocks):
+        total += _block_sums(X, targets, weights, w, v, n_classes, fit_intercept, mode,
+                             threads)[0]
+    return total
+
+
+def _together(targets, weights):
+    return targets, weights
+
+
+class _WorkerBlocks:
+    """The blocks of X persisted on a distributed cluster, grouped by the worker that
+    holds them, with each block's targets and weights copied beside it once: a pass
+    is then one task per worker (a task per block costs milliseconds of scheduling
+    each, more than the kernel spends on a block of 100,000 rows)."""
+
+    def __init__(self, client, X_futures, target_futures, weight_futures):
+        self.client = client
+        holders = client.who_has(X_futures)
+        self.groups = {}
+        for i, block in enumerate(X_futures):
+            worker = sorted(holders[block.key])[0]
+            beside = client.submit(_together, target_futures[i],
+                                   None if weight_futures is None else weight_futures[i],
+                                   workers=[worker], pure=False)
+            X_blocks, others = self.groups.setdefault(worker, ([], []))
+            X_blocks.append(block)
+            others.append(beside)
+
+    @classmethod
+    def of(cls, X, targets, weights):
+        """The grouped blocks when X, targets and weights are persisted on the cluster of
+        the client that computes them, else None."""
+        scheduler = dask.base.get_scheduler(collections=[X])
+        client = getattr(scheduler, "__self__", None)
+        if type(client).__name__ != "Client" or not type(client).__module__.startswith(
+                "distributed"):
+            return None
+        futures = [_futures(a, client) for a in (X, targets, weights)]
+        if futures[0] is None or futures[1] is None or (weights is not None
+                                                        and futures[2] is None):
+            return None
+        return cls(client, *futures)
+
+    def sums(self, mode, w, v, n_classes, fit_intercept):
+        tasks = [self.client.submit(_pass_on_worker, X_blocks, others, w, v, n_classes,
+                                    fit_intercept, mode, workers=[worker],
+                                    allow_other_workers=True, pure=False)
+                 for worker, (X_blocks, others) in self.groups.items()]
+        return sum(self.client.gather(tasks))
+
+
+def _futures(a, client):
+    """The futures of ``a``'s blocks in order, when it is persisted on ``client``'s
+    cluster (its graph is those futures and nothing else); else None."""
+    if a is None:
+        return None
+    graph = dict(a.__dask_graph__())
+    futures = [graph.get(key) for key in dask.core.flatten(a.__dask_keys__())]
+    if len(graph) != len(futures) or not all(
+            type(f).__name__ == "Future" and getattr(f, "client", None) is client
+            for f in futures):
+        return None
+    return futures
 
 
 # --- LogisticRegression.fit on Dask arrays ---------------------------------------------------

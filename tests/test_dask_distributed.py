@@ -161,3 +161,21 @@ def test_out_of_core_fit_of_a_memory_mapped_file(small_client, tmp_path):
         assert peak <= MEMORY_LIMIT
     np.testing.assert_allclose(model.coef_, memory.coef_, rtol=1e-6)
     np.testing.assert_allclose(model.loss_curve_, memory.loss_curve_, rtol=1e-9)
+
+
+def test_train_command_on_a_local_cluster(capsys):
+    from xentfast import _train
+    assert _train.main(["--dask", "--workers", "1", "--chunks", "3", "--n-samples", "3000",
+                        "--n-features", "4", "--classes", "3", "--solver", "lbfgs"]) == 0
+    out = capsys.readouterr().out
+    assert "in 3 row chunks" in out and "dashboard http" in out
+    dask_loss = float(out.split("Dask, 1 worker: lbfgs")[1].split("final loss ")[1].split(",")[0])
+    memory_loss = float(out.split("in memory, ")[1].split("final loss ")[1].split(",")[0])
+    assert abs(dask_loss - memory_loss) <= 1e-9 * memory_loss
+    assert "Dask time / in-memory time" in out
+
+
+def test_train_command_refuses_what_dask_cannot_fit(capsys):
+    from xentfast import _train
+    assert _train.main(["--dask", "--solver", "sgd", "--n-samples", "100"]) == 2
+    assert "sgd" in capsys.readouterr().err

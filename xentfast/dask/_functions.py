@@ -263,7 +263,7 @@ def _loss_graph(func, values, index, inputs, names, options, reduction, return_g
     sums = da.map_blocks(_take, tasks, 0, chunks=sums_chunks,
                          new_axis=() if class_axis else ndim, dtype=np.float64,
                          meta=_meta(batch_ndim + 1, np.float64))
-    total = sums.sum(axis=tuple(range(batch_ndim)))
+    total = sums.sum(axis=tuple(range(batch_ndim)), split_every=32)
     loss = da.map_blocks(_finish_loss, total, reduction=reduction, loss_dtype=dtype,
                          drop_axis=0, dtype=dtype, meta=_meta(0, dtype))
     if not return_grad:

@@ -140,7 +140,7 @@ def _sums_graph(X, y, sample_weight, w, n_classes, fit_intercept, mode, v=None):
                          n_classes, None, fit_intercept, None, mode, None,
                          _block_threads(X), None, adjust_chunks={"i": 1, "j": size},
                          dtype=np.float64, meta=np.empty((0, 0)), concatenate=True)
-    return parts.sum(axis=0)
+    return parts.sum(axis=0, split_every=32)
 
 
 def _coef_mask(n_features, n_classes, fit_intercept):

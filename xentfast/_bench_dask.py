@@ -30,7 +30,8 @@ import numpy as np
 
 import xentfast
 from xentfast import _datasets
-from xentfast._bench import _format_time, _limit_threads, _target, machine_lines
+from xentfast._bench import (_format_time, _limit_threads, _machine_busy_seconds, _target,
+                             machine_lines)
 
 WITHIN = 1e-6
 CHUNKS = 8
@@ -47,12 +48,9 @@ class ClusterLoad:
     @staticmethod
     def _sample():
         import psutil
-        try:
-            with open("/proc/stat") as stat:
-                ticks = [int(t) for t in stat.readline().split()[1:9]]
-        except (OSError, ValueError):
+        busy = _machine_busy_seconds()
+        if busy is None:
             return None
-        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
         ours = 0.0
         me = psutil.Process()
         for process in [me] + me.children(recursive=True):

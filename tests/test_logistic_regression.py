@@ -476,8 +476,8 @@ def test_progress_bar_draws_one_line():
     np.array([2**63 + 5, 3], dtype=np.uint64), np.array(["b", "a", "b"]),
     np.array([0.0, 1.0, 0.0]), np.array([4, 4], dtype=np.uint8)])
 def test_label_encoding_is_numpy_unique(y):
-    from xentfast.logistic_regression import _encode_labels
-    classes, indices = _encode_labels(y)
+    from xentfast._labels import encode_labels
+    classes, indices = encode_labels(y)
     expected_classes, expected_indices = np.unique(y, return_inverse=True)
     np.testing.assert_array_equal(classes, expected_classes)
     assert classes.dtype == expected_classes.dtype

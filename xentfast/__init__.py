@@ -14,7 +14,7 @@ __all__ = [
     "sigmoid", "log_sigmoid", "softplus", "logsumexp", "softmax", "log_softmax",
     "entropy", "binary_entropy", "cross_entropy", "kl_divergence",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_cross_entropy",
-    "logistic_loss_and_grad", "LogisticRegression",
+    "logistic_loss_and_grad", "LogisticRegression", "logistic_regression_path",
     "set_num_threads", "get_num_threads", "show_config", "__version__",
 ]
 
@@ -25,4 +25,7 @@ def __getattr__(name):
     if name == "LogisticRegression":
         from xentfast.logistic_regression import LogisticRegression
         return LogisticRegression
+    if name == "logistic_regression_path":
+        from xentfast._path import logistic_regression_path
+        return logistic_regression_path
     raise AttributeError(f"module 'xentfast' has no attribute {name!r}")

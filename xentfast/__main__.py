@@ -26,12 +26,17 @@ Markdown tables with the machine, the kernel set and the thread counts.
                     every solver, against scikit-learn and glum (the bench extra), all on
                     --threads (default 2); several minutes (--quick: a tenth)
 
+  bench --penalties issue 12's fits: pure L1 on the sparse data, elastic net on dense
+                    standardised and ill-conditioned 1M x 32, a 20-alpha L1 path, against
+                    scikit-learn, glum and skglm (the bench extra), on --threads
+                    (default 2)
+
   bench --dask      issue 10: LogisticRegression.fit on a LocalCluster of 2 workers
                     (1M x 32 in 8 persisted chunks) against the in-memory fit on 2
                     threads and dask-ml, and binary_cross_entropy_with_logits over 1e8
                     values in 100 chunks; a few minutes (--quick: a tenth)
 
---peers, --linear, --fits and --dask can be given together.  The peers are optional:
+--peers, --linear, --fits, --penalties and --dask can be given together.  The peers are optional:
 pip install "xentfast[bench]" brings SciPy and scikit-learn; PyTorch is not in
 the extra, install it by hand with: pip install torch==2.13.0
 """
@@ -65,6 +70,10 @@ def add_bench_arguments(bench):
                        help="fit the issue-11 problems (dense standardised and ill-conditioned, "
                             "sparse, multinomial) with every solver and against scikit-learn "
                             "and glum, on --threads (default 2); several minutes")
+    bench.add_argument("--penalties", action="store_true",
+                       help="issue 12's fits: pure L1 on sparse data, elastic net on dense "
+                            "data, a 20-alpha L1 path, against scikit-learn, glum and skglm, "
+                            "on --threads (default 2); several minutes")
     bench.add_argument("--dask", action="store_true",
                        help="issue 10: LogisticRegression.fit and a loss over 1e8 values on a "
                             "Dask LocalCluster, against in memory and dask-ml (the dask and "
@@ -101,10 +110,14 @@ def run_bench(args):
         from xentfast import _bench_fits
         _bench_fits.run_fits(threads=args.threads or 2, quick=args.quick,
                              repeats=1 if args.quick else 3)
+    if args.penalties:
+        from xentfast import _bench_fits
+        _bench_fits.run_penalties(threads=args.threads or 2, quick=args.quick,
+                                  repeats=1 if args.quick else 3)
     if args.dask:
         from xentfast import _bench_dask
         _bench_dask.run_dask(quick=args.quick, repeats=1 if args.quick else 3)
-    if not (args.peers or args.linear or args.fits or args.dask):
+    if not (args.peers or args.linear or args.fits or args.penalties or args.dask):
         if args.threads is not None:
             xentfast.set_num_threads(args.threads)
         sizes = args.sizes or (_bench.QUICK_SIZES if args.quick else _bench.SIZES)

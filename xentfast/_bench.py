@@ -488,6 +488,7 @@ PEER_CASES = (
 )
 PEER_COLUMNS = (("reference", "NumPy reference"), ("scipy", "SciPy"),
                 ("sklearn", "scikit-learn"), ("torch", "PyTorch"))
+PEER_NAMES = dict(PEER_COLUMNS)
 
 
 @dataclass
@@ -518,8 +519,28 @@ def _peer_cell(row, column):
     return f"{_format_time(row.seconds[column])} ({ratio:.1f}x)"
 
 
+# The other libraries (the NumPy reference is xentfast's own twin, not a peer).
+PEERS = ("scipy", "sklearn", "torch")
+
+
+def fastest_peer(row):
+    """(column, fastest peer's time ÷ xentfast's) of a row, or None without peers."""
+    times = {column: row.seconds[column] for column in PEERS if column in row.seconds}
+    if not times:
+        return None
+    column = min(times, key=times.get)
+    return column, times[column] / row.seconds["xentfast"]
+
+
+def rows_lost(rows):
+    """The rows where some peer is faster than xentfast."""
+    return [row for row in rows if (best := fastest_peer(row)) is not None and best[1] < 1]
+
+
 def _peer_line(row):
     cells = [row.label, _format_n(row.n), row.dtype, _format_time(row.seconds["xentfast"])]
+    best = fastest_peer(row)
+    cells.append("—" if best is None else f"{best[1]:.2f}x ({PEER_NAMES[best[0]]})")
     cells += [_peer_cell(row, column) for column, _ in PEER_COLUMNS]
     if "read" in row.seconds:
         cells += [_format_time(row.seconds["read"]),
@@ -528,6 +549,18 @@ def _peer_line(row):
         cells += ["—", "—"]
     cells.append(f"{row.worst_difference:.1e}")
     return "| " + " | ".join(cells) + " |"
+
+
+def summary_line(rows):
+    """How many rows a peer wins, and which."""
+    lost = rows_lost(rows)
+    compared = sum(fastest_peer(row) is not None for row in rows)
+    line = f"Rows where a peer is faster: {len(lost)} of {compared} with a peer"
+    if lost:
+        line += ": " + "; ".join(
+            f"{row.label} {_format_n(row.n)} {row.dtype} "
+            f"({PEER_NAMES[fastest_peer(row)[0]]} {fastest_peer(row)[1]:.2f}x)" for row in lost)
+    return line + "."
 
 
 def thread_scaling(n, threads, peers, budget=0.2, rounds=5):
@@ -545,10 +578,61 @@ def thread_scaling(n, threads, peers, budget=0.2, rounds=5):
                 return fast()
             calls = {"one": lambda: on(1), "all": lambda: on(threads)}
             calls.update({"read": e.call for e in entries if e.column == "read"})
+            if label in ELEMENTWISE_LABELS:
+                # against copying the input: into a new array, and into out=
+                (x,) = make_inputs(_function(label), n, np.float64)
+                out = np.empty_like(x)
+                function = _function(label).fast
+
+                def into_out(x=x, out=out, function=function):
+                    xentfast.set_num_threads(threads)
+                    return function(x, out=out)
+                calls.update({"out": into_out, "copy": x.copy,
+                              "copyto": lambda x=x, out=out: np.copyto(out, x)})
             result[label] = time_interleaved(calls, budget, rounds)
     finally:
         xentfast.set_num_threads(previous)
     return result
+
+
+ELEMENTWISE_LABELS = ("sigmoid", "log_sigmoid", "softplus")
+
+
+def speed_targets(rows, scaling, scaling_n, cores):
+    """Issue 13's targets, from the table's rows and ``scaling`` (see peer_targets)."""
+    by_key = {(r.label, r.n, r.dtype): r for r in rows}
+    lines = [f"- rows where a peer is faster: {len(rows_lost(rows))} (target 0) — "
+             + ("met" if not rows_lost(rows) else "MISSED")]
+    for row in rows:
+        if row.label in ELEMENTWISE_LABELS and row.dtype == "float32" and row.n >= 10_000 \
+                and "torch" in row.seconds:
+            lines.append(_target(f"{row.label} vs PyTorch, n = {row.n:,} float32",
+                                 row.seconds["torch"] / row.seconds["xentfast"], 1.5))
+    for row in rows:
+        peers = [row.seconds[c] for c in ("scipy", "torch") if c in row.seconds]
+        if row.n == 256 and peers:
+            lines.append(_target(f"{row.label} vs the fastest of SciPy and PyTorch, n = 256 "
+                                 f"{row.dtype}", min(peers) / row.seconds["xentfast"], 1.2))
+    for label, _ in PEER_CASES:
+        for n in (1_000_000, 10_000_000):
+            r64, r32 = by_key.get((label, n, "float64")), by_key.get((label, n, "float32"))
+            if r64 and r32:
+                lines.append(_target(f"{label}: float32 throughput ÷ float64, n = {n:,}",
+                                     r64.seconds["xentfast"] / r32.seconds["xentfast"], 1.6))
+    bce = scaling.get("BCE with logits, mean")
+    if bce:
+        lines.append(_target(f"BCE mean on {cores} threads ÷ reading its inputs once, "
+                             f"n = {scaling_n:,} float64", bce["all"] / bce["read"], 1.5,
+                             at_least=False))
+    for label in ELEMENTWISE_LABELS:
+        times = scaling.get(label)
+        if times and "copy" in times:
+            lines.append(_target(f"{label} on {cores} threads ÷ x.copy(), n = {scaling_n:,} "
+                                 f"float64", times["all"] / times["copy"], 1.5, at_least=False))
+            lines.append(_target(f"{label}(x, out=out) on {cores} threads ÷ np.copyto(out, x), "
+                                 f"n = {scaling_n:,} float64", times["out"] / times["copyto"],
+                                 1.5, at_least=False))
+    return lines
 
 
 def _target(what, value, goal, at_least=True, unit="x"):
@@ -629,9 +713,9 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
                  f"the peer's time ÷ xentfast's (> 1: xentfast is faster)")
         print_fn("")
         names = [title for _, title in PEER_COLUMNS]
-        print_fn("| function | n | dtype | xentfast | " + " | ".join(names)
-                 + " | read inputs once | xentfast ÷ read | worst diff |")
-        print_fn("|---|---:|---|---:|" + "---:|" * (len(names) + 3))
+        print_fn("| function | n | dtype | xentfast | fastest peer ÷ xentfast | "
+                 + " | ".join(names) + " | read inputs once | xentfast ÷ read | worst diff |")
+        print_fn("|---|---:|---|---:|---:|" + "---:|" * (len(names) + 3))
         rows, legend = [], {}
         for label, build in PEER_CASES:
             for dtype in dtypes:
@@ -641,6 +725,8 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
                     print_fn(_peer_line(row))
                     for entry in entries[1:]:
                         legend.setdefault(label, {})[entry.column] = entry.what
+        print_fn("")
+        print_fn(summary_line(rows))
         print_fn("")
         print_fn("n counts values: elementwise functions and BCE take n values (and n "
                  "targets); softmax CE and entropy take n/10 rows of 10. Peers' inputs are "
@@ -660,6 +746,11 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
         print_fn("### Targets (issue 3)")
         print_fn("")
         for line in peer_targets(rows, scaling, max(sizes), cores, threads):
+            print_fn(line)
+        print_fn("")
+        print_fn("### Targets (issue 13)")
+        print_fn("")
+        for line in speed_targets(rows, scaling, max(sizes), cores):
             print_fn(line)
         print_fn(other_load.line())
     finally:

@@ -17,7 +17,7 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -107,9 +107,10 @@ def _run(model, X, y):
 
 def xentfast_contenders(problem, repeats):
     options = dict(alpha=problem.alpha, max_iter=1000)
-    contenders = [Contender("xentfast default (solver=\"auto\")",
-                            lambda: _run(xentfast.LogisticRegression(**options), problem.X,
-                                         problem.y), repeats)]
+    contenders = [Contender(f"xentfast default (solver=\"auto\"), tol={tol:g}",
+                            lambda tol=tol: _run(xentfast.LogisticRegression(tol=tol, **options),
+                                                 problem.X, problem.y), repeats)
+                  for tol in (1e-4, 1e-6)]
     for solver in ("newton", "newton-cg", "lbfgs"):
         n_params = (problem.n_classes if not problem.binary else 1) * (problem.X.shape[1] + 1)
         if solver == "newton" and n_params > 4 * linear_model.NEWTON_MAX_PARAMS:
@@ -233,9 +234,21 @@ def run_problem(problem, threads, repeats, print_fn):
 
 
 def fastest_peer(rows, prefixes):
-    """The fastest peer run (name starting with one of ``prefixes``) within 1e-6."""
+    """The fastest run (name starting with one of ``prefixes``) within 1e-6."""
     good = [r for r in rows if r.name.startswith(prefixes) and r.within]
     return min(good, key=lambda r: r.seconds) if good else None
+
+
+def _target_line(name, rows, prefixes, goal):
+    """The target: the fastest peer run within 1e-6 ÷ the fastest run of xentfast's
+    default solver within 1e-6."""
+    peer = fastest_peer(rows, prefixes)
+    ours = fastest_peer(rows, ("xentfast default",))
+    if peer is None:
+        return f"- {name}: no peer run reached within 1e-6 (or none is installed)"
+    if ours is None:
+        return f"- {name}: no run of xentfast's default solver reached within 1e-6 — MISSED"
+    return _target(f"{name}: {peer.name} ÷ {ours.name}", peer.seconds / ours.seconds, goal)
 
 
 def newton_pass_ratio(n_samples=1_000_000, n_features=32, repeats=5):
@@ -257,8 +270,24 @@ def newton_pass_ratio(n_samples=1_000_000, n_features=32, repeats=5):
     return statistics.median(times["pass"]), statistics.median(times["gram"])
 
 
+def _warm_up():
+    """Import everything a timed fit would import on first use (scikit-learn alone
+    takes about a second), and start the thread pools."""
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xentfast.LogisticRegression().fit(X, y)
+        for module in ("sklearn.linear_model", "glum", "skglm"):
+            try:
+                __import__(module)
+            except ImportError:
+                pass
+
+
 def run_fits(threads=2, quick=False, repeats=3, names=None, print_fn=print):
     """Print issue 11's tables and targets; returns {problem name: rows}."""
+    _warm_up()
     other_load = OtherLoad()
     print_fn("## Fitting: Newton's method, sparse X, and the peers")
     print_fn("")
@@ -287,15 +316,232 @@ def run_fits(threads=2, quick=False, repeats=3, names=None, print_fn=print):
         rows = results.get(name)
         if not rows:
             continue
-        peer = fastest_peer(rows, prefixes)
-        if peer is None:
-            print_fn(f"- {name}: no peer run reached within 1e-6 (or none is installed)")
-        elif not rows[0].within:
-            print_fn(f"- {name}: xentfast's default fit did not reach within 1e-6 — MISSED")
-        else:
-            print_fn(_target(f"{name}: {peer.name} ÷ xentfast default", peer.seconds
-                             / rows[0].seconds, goal))
+        print_fn(_target_line(name, rows, prefixes, goal))
     print_fn(_target("one Newton pass ÷ X.T @ X (one thread)", pass_seconds / gram_seconds, 3,
                      at_least=False))
+    print_fn(other_load.line())
+    return results
+
+
+# --- penalties (issue 12) -----------------------------------------------------------
+
+@dataclass
+class PenalisedProblem:
+    name: str
+    description: str
+    X: object
+    y: np.ndarray
+    alpha: float
+    l1_ratio: float
+
+
+def make_penalised_problems(quick=False, names=None):
+    scale = 10 if quick else 1
+    problems = []
+    if names is None or "sparse-l1" in names:
+        try:
+            X, y, _ = _datasets.make_sparse(500_000 // scale, 20_000 // scale, 20, seed=0)
+            problems.append(PenalisedProblem(
+                "sparse-l1", f"CSR {X.shape[0]:,} × {X.shape[1]:,}, 20 ones per row, pure L1, "
+                             f"alpha = 1e-4", X, y, 1e-4, 1.0))
+        except ImportError:
+            pass
+    for name, condition in (("dense-elastic-net", "standard"),
+                            ("ill-conditioned-elastic-net", "ill")):
+        if names is None or name in names:
+            n = 1_000_000 // scale
+            X, y, _ = _datasets.make_synthetic(n, 32, 2, np.float64, 0, condition=condition)
+            what = "N(0, 1)" if condition == "standard" else "N(0, 1) × logspace(0, 3, 32)"
+            problems.append(PenalisedProblem(
+                name, f"dense {n:,} × 32, X ~ {what}, l1_ratio = 0.5, alpha = 1/n", X, y,
+                1.0 / n, 0.5))
+    return problems
+
+
+def penalised_objective(problem, coef, intercept):
+    """The objective of LogisticRegression(alpha, l1_ratio), intercept unpenalised."""
+    coef = np.asarray(coef.toarray() if hasattr(coef, "toarray") else coef,
+                      dtype=np.float64).reshape(-1)
+    w = np.append(coef, np.ravel(intercept)[:1])
+    smooth = xentfast.logistic_loss_and_grad(w, problem.X, problem.y.astype(np.float64),
+                                             alpha=problem.alpha * (1 - problem.l1_ratio))[0]
+    return smooth + problem.alpha * problem.l1_ratio * np.abs(coef).sum()
+
+
+def penalised_contenders(problem, repeats):
+    options = dict(alpha=problem.alpha, l1_ratio=problem.l1_ratio, max_iter=1000)
+    contenders = [Contender(f"xentfast default (solver=\"auto\"), tol={tol:g}",
+                            lambda tol=tol: _run(xentfast.LogisticRegression(tol=tol, **options),
+                                                 problem.X, problem.y), repeats)
+                  for tol in (1e-4, 1e-6)]
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        LogisticRegression = None
+    n = problem.X.shape[0]
+    if LogisticRegression is not None:
+        C = 1.0 / (problem.alpha * n)
+        peers = [("saga", 1e-4), ("saga", 1e-6)]
+        if problem.l1_ratio == 1.0:
+            peers = [("liblinear", 1e-4), ("liblinear", 1e-6)] + peers
+        for solver, tol in peers:
+            penalty = "l1" if problem.l1_ratio == 1.0 else "elasticnet"
+            extra = {} if penalty == "l1" else {"l1_ratio": problem.l1_ratio}
+            note = ("penalises the intercept too" if solver == "liblinear" else "")
+            contenders.append(Contender(
+                f"scikit-learn {solver}, tol={tol:g}",
+                lambda solver=solver, tol=tol, penalty=penalty, extra=extra: _run(
+                    LogisticRegression(C=C, penalty=penalty, solver=solver, tol=tol,
+                                       max_iter=1000, **extra), problem.X, problem.y), 1, note))
+    try:
+        from glum import GeneralizedLinearRegressor
+    except ImportError:
+        GeneralizedLinearRegressor = None
+    if GeneralizedLinearRegressor is not None and not linear_model.is_sparse(problem.X):
+        for tol in (1e-4, 1e-8):
+            contenders.append(Contender(
+                f"glum IRLS-CD, gradient_tol={tol:g}",
+                lambda tol=tol: _glum_penalised(GeneralizedLinearRegressor, problem, tol), 1))
+    try:
+        from skglm import SparseLogisticRegression
+    except ImportError:
+        SparseLogisticRegression = None
+    if SparseLogisticRegression is not None:
+        for tol in (1e-4, 1e-8):
+            contenders.append(Contender(
+                f"skglm SparseLogisticRegression, tol={tol:g}",
+                lambda tol=tol: _run(SparseLogisticRegression(
+                    alpha=problem.alpha, l1_ratio=problem.l1_ratio, tol=tol, max_iter=100),
+                    problem.X, problem.y), 1))
+    return contenders
+
+
+def _glum_penalised(GeneralizedLinearRegressor, problem, tol):
+    model = GeneralizedLinearRegressor(family="binomial", alpha=problem.alpha,
+                                       l1_ratio=problem.l1_ratio, gradient_tol=tol,
+                                       max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(problem.X, problem.y)
+    return model.coef_[None, :], np.atleast_1d(model.intercept_), int(model.n_iter_)
+
+
+def run_penalised_problem(problem, threads, repeats, print_fn):
+    exact = xentfast.LogisticRegression(alpha=problem.alpha, l1_ratio=problem.l1_ratio,
+                                        tol=1e-10, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact.fit(problem.X, problem.y)
+    best = penalised_objective(problem, exact.coef_, exact.intercept_)
+    rows = []
+    previous = xentfast.get_num_threads()
+    xentfast.set_num_threads(threads)
+    try:
+        _controller.clear()
+        with _limit_threads(threads):
+            for contender in penalised_contenders(problem, repeats):
+                seconds = []
+                for _ in range(contender.repeats):
+                    start = time.perf_counter()
+                    coef, intercept, n_iter = contender.fit()
+                    seconds.append(time.perf_counter() - start)
+                value = penalised_objective(problem, coef, intercept)
+                zeros = int(np.sum(np.asarray(coef) == 0))
+                rows.append(FitRow(f"{contender.name}", statistics.median(seconds), n_iter,
+                                   (value - best) / best,
+                                   f"{zeros} zero coefficients" + (
+                                       f"; {contender.note}" if contender.note else "")))
+    finally:
+        xentfast.set_num_threads(previous)
+    _print_rows(problem, best, rows, print_fn)
+    return rows
+
+
+def _print_rows(problem, best, rows, print_fn):
+    default = rows[0]
+    print_fn(f"#### {problem.name}: {problem.description}")
+    print_fn("")
+    print_fn(f"Optimum F* = {best:.12f} (xentfast to a subgradient of 1e-10).")
+    print_fn("")
+    print_fn("| fit | time | iterations | (F − F*) / F* | within 1e-6 | this ÷ xentfast "
+             "default |")
+    print_fn("|---|---:|---:|---:|---|---:|")
+    for row in rows:
+        note = f" ({row.note})" if row.note else ""
+        print_fn(f"| {row.name}{note} | {_format_time(row.seconds)} | {row.n_iter} | "
+                 f"{row.gap:.1e} | {'yes' if row.within else 'no'} | "
+                 f"{row.seconds / default.seconds:.2f}x |")
+    print_fn("")
+
+
+def l1_path_timings(problem, threads, n_alphas=20):
+    """(xentfast path seconds, scikit-learn liblinear warm-started path seconds or None)."""
+    path_options = dict(l1_ratio=1.0, n_alphas=n_alphas, eps=1e-2, tol=1e-6, max_iter=1000)
+    previous = xentfast.get_num_threads()
+    xentfast.set_num_threads(threads)
+    try:
+        with _limit_threads(threads):
+            start = time.perf_counter()
+            path = xentfast.logistic_regression_path(problem.X, problem.y, **path_options)
+            ours = time.perf_counter() - start
+            try:
+                from sklearn.linear_model import LogisticRegression
+            except ImportError:
+                return ours, None, path
+            model = LogisticRegression(penalty="l1", solver="liblinear", warm_start=True,
+                                       tol=1e-6, max_iter=1000)
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for alpha in path.alphas:
+                    model.set_params(C=1.0 / (alpha * problem.X.shape[0]))
+                    model.fit(problem.X, problem.y)
+            theirs = time.perf_counter() - start
+    finally:
+        xentfast.set_num_threads(previous)
+    return ours, theirs, path
+
+
+def run_penalties(threads=2, quick=False, repeats=3, print_fn=print):
+    """Print issue 12's tables and targets."""
+    _warm_up()
+    other_load = OtherLoad()
+    print_fn("## Penalties: L1 and elastic net against the peers")
+    print_fn("")
+    for line in machine_lines():
+        print_fn(line)
+    print_fn(f"- threads: {threads} for every fit; objective F = mean CE + alpha (l1_ratio "
+             f"||coef||₁ + (1 − l1_ratio)/2 ||coef||²), intercept unpenalised, computed by "
+             f"xentfast for every fit")
+    print_fn("")
+    results = {}
+    sparse_problem = None
+    for problem in make_penalised_problems(quick):
+        results[problem.name] = run_penalised_problem(problem, threads, repeats, print_fn)
+        if problem.name == "sparse-l1":
+            sparse_problem = problem
+    path_line = None
+    if sparse_problem is not None:
+        ours, theirs, path = l1_path_timings(sparse_problem, threads)
+        print_fn(f"A 20-alpha L1 path on the sparse problem (alpha from {path.alphas[0]:.3g} "
+                 f"to {path.alphas[-1]:.3g}, tol 1e-6): xentfast.logistic_regression_path "
+                 f"{_format_time(ours)}" + (f"; scikit-learn liblinear refitted with "
+                                            f"warm_start over the same alphas "
+                                            f"{_format_time(theirs)}" if theirs else "") + ".")
+        print_fn("")
+        if theirs:
+            path_line = _target("L1 path: liblinear path ÷ xentfast path", theirs / ours, 1)
+    print_fn("### Targets (issue 12)")
+    print_fn("")
+    for name, prefixes, goal in (("sparse-l1", ("scikit-learn", "skglm"), 2),
+                                 ("dense-elastic-net", ("glum", "scikit-learn saga"), 3),
+                                 ("ill-conditioned-elastic-net", ("glum", "scikit-learn saga"),
+                                  3)):
+        rows = results.get(name)
+        if not rows:
+            continue
+        print_fn(_target_line(name, rows, prefixes, goal))
+    if path_line:
+        print_fn(path_line)
     print_fn(other_load.line())
     return results

@@ -8,7 +8,12 @@ from libc.math cimport log, log1p
 
 from xentfast._scalar cimport (xlogy, xlog1my, log_ratio, sum16, compensated_add,
                                compensated_result)
-from xentfast._parallel cimport worth_threads, BLOCK
+from xentfast._arrays cimport plain_pair
+from xentfast._parallel cimport worth_threads, small_work, BLOCK
+
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef enum Measure:
     ENTROPY          # -sum p log p
@@ -140,10 +145,59 @@ cdef inline double binary_entropy_nats(double p) noexcept nogil:
     return 0.0 - (xlogy(p, p) + xlog1my(1.0 - p, p))  # 0 - 0 is +0, not -0
 
 
-def binary_entropy_map(const floating[::1] p, floating[::1] out, double log_base,
-                       int n_threads):
-    cdef Py_ssize_t i, n = p.shape[0]
+cdef int binary_entropy_values(const floating* p, floating* out, Py_ssize_t n,
+                               double log_base) noexcept nogil:
+    # Returns 1 if some p lies outside [0, 1] (nan passes): the check of the
+    # probabilities, fused into this pass.
+    cdef Py_ssize_t i
+    cdef int bad = 0
+    cdef double pi
+    for i in range(n):
+        pi = p[i]
+        bad |= (pi < 0.0) | (pi > 1.0)
+        out[i] = <floating>(binary_entropy_nats(pi) / log_base)
+    return bad
+
+
+cdef int binary_entropy_on_threads(const floating* p, floating* out, Py_ssize_t n,
+                                   double log_base, int n_threads) noexcept nogil:
+    # One contiguous share per thread, a multiple of 16 elements.
+    cdef Py_ssize_t t, start, share = ((n + n_threads - 1) // n_threads + 15) // 16 * 16
+    cdef int bad = 0
+    if not worth_threads(n, n_threads):
+        return binary_entropy_values(p, out, n, log_base)
+    for t in prange(n_threads, schedule="static", num_threads=n_threads):
+        start = t * share
+        if start < n:
+            bad |= binary_entropy_values(p + start, out + start, min(share, n - start),
+                                         log_base)
+    return bad
+
+
+def binary_entropy_map(cnp.ndarray p, cnp.ndarray out, double log_base, int n_threads):
+    """out[...] = binary entropy of p / log_base, for C-contiguous float32 or float64
+    arrays of one dtype and size.  Returns whether every p lies in [0, 1] (or is nan);
+    if not, out is meaningless (the caller raises)."""
+    if not plain_pair(p, out):
+        raise ValueError("p and out must be C-contiguous float32 or float64 arrays of one "
+                         "dtype and size, out writeable")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(p)
+    cdef void* source = cnp.PyArray_DATA(p)
+    cdef void* target = cnp.PyArray_DATA(out)
+    cdef bint is_double = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
+    cdef int bad
+    if small_work(n):
+        # Keep the GIL, and no parallel region: both cost more than the work.
+        if is_double:
+            bad = binary_entropy_values(<const double*>source, <double*>target, n, log_base)
+        else:
+            bad = binary_entropy_values(<const float*>source, <float*>target, n, log_base)
+        return not bad
     with nogil:
-        for i in prange(n, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(n, n_threads)):
-            out[i] = <floating>(binary_entropy_nats(p[i]) / log_base)
+        if is_double:
+            bad = binary_entropy_on_threads(<const double*>source, <double*>target, n,
+                                             log_base, n_threads)
+        else:
+            bad = binary_entropy_on_threads(<const float*>source, <float*>target, n,
+                                             log_base, n_threads)
+    return not bad

@@ -24,6 +24,7 @@ import numpy as np
 
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
 from xentfast._objective cimport Objective
+from xentfast._solvers cimport Progress
 
 cdef extern from "_gram.h":
     enum: XF_GRAM_CB
@@ -69,6 +70,7 @@ cdef inline double pair_curvature(const Problem* P, const double* weights,
 
 include "_linear_dense.pxi"
 include "_linear_sparse.pxi"
+include "_linear_columns.pxi"
 
 
 # --- the primitives of a tile, whatever the layout --------------------------
@@ -453,6 +455,11 @@ cdef class InMemoryObjective(Objective):
         if self.problem.curvature == NULL:
             self.problem.curvature = self._buffer(
                 "curvature", self.problem.n_samples * self.problem.n_classes)
+
+    def set_alpha(self, double alpha):
+        """Change the L2 penalty (a regularisation path refits at several)."""
+        Objective.set_alpha(self, alpha)
+        self.problem.alpha = alpha
 
     def set_threads(self, int n_threads):
         self.problem.n_threads = n_threads if n_threads > 0 else 1

@@ -12,12 +12,14 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport fabs, INFINITY, NAN
+from libc.math cimport fabs, fabsf, INFINITY, NAN
 
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
                                compensated_result)
-from xentfast._parallel cimport worth_threads, BLOCK
-from xentfast._vmath cimport exp_nonpositive, log1p_unit
+from xentfast._arrays cimport plain_array
+from xentfast._parallel cimport worth_threads, small_work, BLOCK
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32,
+                             log1p_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
 
@@ -177,27 +179,61 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef double pos_weights[BLOCK]
     cdef double weights[BLOCK]
     cdef Py_ssize_t i
-    cdef double zi, yi, e, log_term, inv, pw, pos
+    cdef double zi, yi, e, log_term, inv, pw, pos, neg
+    cdef float exp_h[BLOCK]
+    cdef float exp_lo[BLOCK]
+    cdef float exp_scale[BLOCK]
+    cdef float log_hi, log_lo
     cdef int bad = 0
     cdef bint weighted
+    # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
+    # replaces it): in float32 arithmetic for float32 input where the kernel set
+    # has an FMA (see _vmath.pxd; each within 2^-26 relative), else in double.
+    # The targets are checked in this loop too: it reads them from memory while
+    # the arithmetic hides the wait (the next loop finds them in cache).
+    # The exponentials and the logs run in separate loops: two short loop bodies
+    # vectorise better than one long one (fewer values live in registers).
+    if floating is float and FLOAT32_ARITHMETIC:
+        for i in range(n):
+            yi = y[i]
+            bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
+            exp_parts_f32(-fabsf(z[i]), &exp_h[i], &exp_lo[i], &exp_scale[i])
+        for i in range(n):
+            log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
+            exps[i] = (<double>exp_h[i] + <double>exp_lo[i]) * exp_scale[i]
+            neg_loss[i] = <double>log_hi + <double>log_lo
+    else:
+        for i in range(n):
+            yi = y[i]
+            bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
+            exps[i] = exp_nonpositive(-fabs(z[i]))
+        for i in range(n):
+            neg_loss[i] = log1p_unit(exps[i])
+    weighted = weight != NULL or pos_weight != NULL
     for i in range(n):
         zi = z[i]
         yi = y[i]
-        bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-        e = exp_nonpositive(-fabs(zi))
-        exps[i] = e
-        log_term = log1p_unit(e)
-        pos_loss[i] = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
-        neg_loss[i] = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
+        log_term = neg_loss[i]
+        pos = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
+        neg = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
+        if weighted:   # loop-invariant: gcc makes two loops of this one
+            pos_loss[i] = pos
+            neg_loss[i] = neg
+        else:
+            # The loss.  A nan logit makes it nan: y and 1 - y are not both 0.
+            pos_loss[i] = pos + neg
     bad_target[0] = bad
-    weighted = weight != NULL or pos_weight != NULL
     if grad_out != NULL and not weighted:
         # Unweighted: the gradient goes straight to grad_out, in one pass.
         for i in range(n):
             zi = z[i]
             yi = y[i]
             e = exps[i]
-            inv = 1.0 / (1.0 + e)
+            if floating is float:
+                # a float32 division: 16 lanes, and within 1 float32 ulp
+                inv = <float>1.0 / (<float>1.0 + <float>e)
+            else:
+                inv = 1.0 / (1.0 + e)
             grad_out[i] = <floating>((-yi * ((e if zi >= 0.0 else 1.0) * inv)
                                       + (1.0 - yi) * ((1.0 if zi >= 0.0 else e) * inv))
                                      * grad_scale)
@@ -229,18 +265,28 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             for i in range(n):
                 grad_out[i] = <floating>(weights[i] * (pos_weights[i] * pos_grad[i]
                                                        + neg_grad[i]) * grad_scale)
-    else:
         for i in range(n):
-            pos_loss[i] = pos_loss[i] + neg_loss[i]
+            # nan logits propagate even where both coefficients are 0
+            pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
     # pos_loss now holds the losses.
-    for i in range(n):
-        # nan logits propagate even where both coefficients are 0
-        pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
     if loss_out != NULL:
         for i in range(n):
             loss_out[i] = <floating>pos_loss[i]
         return 0.0
     return sum16(pos_loss, n)
+
+
+cdef inline double bce_logits_block_at(Py_ssize_t b, const floating* z, const floating* y,
+                                       const floating* w, const floating* pw,
+                                       floating* losses, floating* grads, Py_ssize_t n,
+                                       double grad_scale, int* bad_target) noexcept nogil:
+    # bce_logits_block on block b of n elements.
+    cdef Py_ssize_t start = b * BLOCK
+    return bce_logits_block(
+        z + start, y + start, w + start if w != NULL else NULL,
+        pw + start if pw != NULL else NULL, losses + start if losses != NULL else NULL,
+        grads + start if grads != NULL else NULL, min(BLOCK, n - start), grad_scale,
+        bad_target)
 
 
 cdef double bce_logits_total(const floating* z, const floating* y, const floating* w,
@@ -250,7 +296,7 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
     # The blocks of bce_logits_block over n elements, on n_threads; returns the
     # sum of the losses / denominator (nan when per_element).  status: 0, or 1 if a
     # target lies outside [0, 1] or is nan, or -1 if out of memory.
-    cdef Py_ssize_t b, start
+    cdef Py_ssize_t b
     cdef BlockResults blocks
     cdef double* block_sums
     cdef int* block_bad
@@ -260,15 +306,15 @@ cdef double bce_logits_total(const floating* z, const floating* y, const floatin
         return NAN
     block_sums = blocks.sums
     block_bad = blocks.bad
-    for b in prange(blocks.count, schedule="static", num_threads=n_threads,
-                    use_threads_if=worth_threads(n, n_threads)):
-        start = b * BLOCK
-        block_sums[b] = bce_logits_block(
-            z + start, y + start, w + start if w != NULL else NULL,
-            pw + start if pw != NULL else NULL,
-            losses + start if losses != NULL else NULL,
-            grads + start if grads != NULL else NULL,
-            min(BLOCK, n - start), grad_scale, &block_bad[b])
+    if worth_threads(n, n_threads):
+        for b in prange(blocks.count, schedule="static", num_threads=n_threads):
+            block_sums[b] = bce_logits_block_at(b, z, y, w, pw, losses, grads, n, grad_scale,
+                                                &block_bad[b])
+    else:
+        # Not even a one-thread parallel region: it costs more than a small input.
+        for b in range(blocks.count):
+            block_sums[b] = bce_logits_block_at(b, z, y, w, pw, losses, grads, n, grad_scale,
+                                                &block_bad[b])
     total = block_results_close(&blocks, status)
     return NAN if per_element else total / denominator
 
@@ -306,14 +352,6 @@ def binary_cross_entropy_with_logits_kernel(
     return total, status == 0
 
 
-cdef bint plain_array(cnp.ndarray a, int type_num, Py_ssize_t n):
-    # C-contiguous, aligned, native byte order, of this type and size: what a
-    # const floating[::1] memoryview would have checked.
-    return (cnp.PyArray_TYPE(a) == type_num and cnp.PyArray_SIZE(a) == n
-            and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
-            and cnp.PyArray_ISNOTSWAPPED(a))
-
-
 cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray grad_out,
                         double denominator, int n_threads, int* status,
                         floating* element_type):
@@ -323,6 +361,11 @@ cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray gra
     cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
     cdef Py_ssize_t n = cnp.PyArray_SIZE(logits)
     cdef double total
+    if small_work(n):
+        # small: keeping the GIL costs less than releasing and taking it back
+        return bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
+                                <floating*>NULL, grads, n, False, denominator, n_threads,
+                                status)
     with nogil:
         total = bce_logits_total(z, y, <const floating*>NULL, <const floating*>NULL,
                                  <floating*>NULL, grads, n, False, denominator, n_threads,
@@ -548,7 +591,7 @@ def softmax_cross_entropy_kernel(
     """
     if k < 1 or logits.shape[0] % k != 0:
         raise ValueError("the logits must hold whole rows of k >= 1 values")
-    cdef Py_ssize_t b, m = logits.shape[0] // k
+    cdef Py_ssize_t m = logits.shape[0] // k
     if ((index_targets is None) == (prob_targets is None)
             or (index_targets is not None and index_targets.shape[0] != m)
             or (prob_targets is not None and prob_targets.shape[0] != m * k)
@@ -560,8 +603,6 @@ def softmax_cross_entropy_kernel(
     cdef BlockResults blocks
     if not block_results_open(&blocks, n_blocks(m)):
         raise MemoryError()
-    cdef double* block_sums = blocks.sums
-    cdef int* block_bad = blocks.bad
     cdef int bad
     cdef bint per_element = loss_out is not None
     cdef double hot = 1.0 - label_smoothing, smooth = label_smoothing / k
@@ -577,11 +618,88 @@ def softmax_cross_entropy_kernel(
     cdef floating* losses = &loss_out[0] if per_element and m > 0 else NULL
     cdef floating* grads = &grad_out[0] if grad_out is not None and m > 0 else NULL
     with nogil:
-        for b in prange(blocks.count, schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(m * k, n_threads)):
+        total = softmax_blocks(z, k, m, index, probs, w, cw, hot, smooth, ignore_index,
+                               has_ignore_index, losses, grads, grad_scale, n_threads, &blocks,
+                               &bad)
+    return (NAN if per_element else total / denominator), not bad
+
+
+cdef double softmax_blocks(const floating* z, Py_ssize_t k, Py_ssize_t m,
+                           const Py_ssize_t* index, const floating* probs, const floating* w,
+                           const floating* cw, double hot, double smooth,
+                           Py_ssize_t ignore_index, bint has_ignore_index, floating* losses,
+                           floating* grads, double grad_scale, int n_threads,
+                           BlockResults* blocks, int* bad) noexcept nogil:
+    # softmax_block over every block of rows, on n_threads; returns the sum of
+    # the block sums and closes ``blocks`` (see block_results_close).
+    cdef Py_ssize_t b
+    cdef double* block_sums = blocks.sums
+    cdef int* block_bad = blocks.bad
+    if worth_threads(m * k, n_threads):
+        for b in prange(blocks.count, schedule="static", num_threads=n_threads):
             block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
                                           probs, w, cw, hot, smooth, ignore_index,
                                           has_ignore_index, losses, grads, grad_scale,
                                           &block_bad[b])
-        total = block_results_close(&blocks, &bad)
-    return (NAN if per_element else total / denominator), not bad
+    else:
+        # Not even a one-thread parallel region: it costs more than a small input.
+        for b in range(blocks.count):
+            block_sums[b] = softmax_block(z, k, b * BLOCK, min(b * BLOCK + BLOCK, m), index,
+                                          probs, w, cw, hot, smooth, ignore_index,
+                                          has_ignore_index, losses, grads, grad_scale,
+                                          &block_bad[b])
+    return block_results_close(blocks, bad)
+
+
+cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray targets,
+                                cnp.ndarray grad_out, double grad_scale, int n_threads,
+                                BlockResults* blocks, int* bad, floating* element_type):
+    # softmax_blocks for one-hot index targets on checked arrays; element_type
+    # (NULL) picks float or double.
+    cdef const floating* z = <const floating*>cnp.PyArray_DATA(logits)
+    cdef const Py_ssize_t* index = <const Py_ssize_t*>cnp.PyArray_DATA(targets)
+    cdef floating* grads = <floating*>cnp.PyArray_DATA(grad_out) if grad_out is not None else NULL
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(targets)
+    cdef double total
+    if small_work(m * k):
+        # small: keeping the GIL costs less than releasing and taking it back
+        return softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
+                              <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,
+                              grads, grad_scale, n_threads, blocks, bad)
+    with nogil:
+        total = softmax_blocks(z, k, m, index, <const floating*>NULL, <const floating*>NULL,
+                               <const floating*>NULL, 1.0, 0.0, -1, False, <floating*>NULL,
+                               grads, grad_scale, n_threads, blocks, bad)
+    return total
+
+
+def softmax_cross_entropy_plain(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray grad_out,
+                                double denominator, int n_threads):
+    """The reduced case of softmax_cross_entropy_kernel with class-index targets and
+    no weights, smoothing or ignore_index, for logits (..., k) and intp targets (...)
+    as arrays (grad_out of the logits' shape, or None): acquiring memoryviews costs
+    more than the work on a small input.
+
+    Returns (sum of the losses / denominator, indices_ok), as the kernel does.
+    """
+    cdef int type_num = cnp.PyArray_TYPE(logits)
+    cdef Py_ssize_t k = logits.shape[logits.ndim - 1] if logits.ndim > 0 else 0
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(targets)
+    if not ((type_num == cnp.NPY_DOUBLE or type_num == cnp.NPY_FLOAT) and k > 0
+            and plain_array(logits, type_num, m * k) and plain_array(targets, cnp.NPY_INTP, m)
+            and (grad_out is None or (plain_array(grad_out, type_num, m * k)
+                                      and cnp.PyArray_ISWRITEABLE(grad_out)))):
+        raise ValueError("logits (..., k), targets (...) and grad_out must be C-contiguous "
+                         "arrays: float32 or float64 of one dtype, and intp targets")
+    cdef BlockResults blocks
+    cdef int bad
+    cdef double total
+    if not block_results_open(&blocks, n_blocks(m)):
+        raise MemoryError()
+    if type_num == cnp.NPY_DOUBLE:
+        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator, n_threads,
+                                    &blocks, &bad, <double*>NULL)
+    else:
+        total = plain_softmax_total(logits, k, targets, grad_out, 1.0 / denominator, n_threads,
+                                    &blocks, &bad, <float*>NULL)
+    return total / denominator, not bad

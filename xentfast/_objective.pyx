@@ -41,6 +41,10 @@ cdef class Objective:
     def _py_gram_product(self, v):
         raise NotImplementedError(f"{type(self).__name__} has no Gram products")
 
+    def set_alpha(self, double alpha):
+        """Change the L2 penalty (a regularisation path refits at several)."""
+        self.alpha = alpha
+
     def reserve_hessian(self):
         """Allocate what passes that form the Hessian need (before the solver runs)."""
 

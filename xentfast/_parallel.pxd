@@ -14,3 +14,10 @@ cdef inline bint worth_threads(Py_ssize_t work, int n_threads) noexcept nogil:
     # when False, the loop runs serially without entering a parallel region at all.
     return work >= PARALLEL_MIN_WORK and n_threads > 1
 
+
+
+cdef inline bint small_work(Py_ssize_t work) noexcept nogil:
+    # Work this small runs with the GIL held: releasing and taking it back costs
+    # more than the work, which is short enough (microseconds) not to hold up
+    # other Python threads.  Larger work releases the GIL, on one thread too.
+    return work < PARALLEL_MIN_WORK

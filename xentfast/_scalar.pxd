@@ -1,27 +1,25 @@
-# Layer 1: scalar math, in double precision, inlined into every loop.
+# Layer 1: scalar math, inlined into every loop: in double precision, and
+# sigmoid32, float32 in float32 (log_sigmoid and softplus run in blocks, in
+# _activations.pyx, from e^-|x|).
 #
-# float32 kernels call these too and round once at the end, which keeps them
-# within one float32 ulp.  Everything here is `noexcept nogil` so the loops
-# never touch the GIL.
+# float32 kernels without an FMA (the baseline kernel set) call the double
+# versions and round once at the end, which keeps them within one float32 ulp.
+# Everything here is `noexcept nogil` so the loops never touch the GIL.
 from libc.math cimport log, log1p, fabs, isfinite, INFINITY
 
-from xentfast._vmath cimport exp_nonpositive, log1p_unit, log_nonnegative
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, log_nonnegative, FLOAT32_ARITHMETIC,
+                              sigmoid_f32)
 
 
-cdef inline double log1p_exp_neg_abs(double x) noexcept nogil:
-    # log(1 + e^-|x|): the shared term of log_sigmoid and softplus, in (0, log 2].
-    return log1p_unit(exp_nonpositive(-fabs(x)))
+cdef inline double log_sigmoid_from_exp(double x, double e) noexcept nogil:
+    # log σ(x) = min(x, 0) - log(1 + e^-|x|), given e = e^-|x|: no overflow, no
+    # cancellation.  (A plain comparison, not fmin, so that nan propagates.)
+    return (x if x < 0.0 else 0.0) - log1p_unit(e)
 
 
-cdef inline double log_sigmoid(double x) noexcept nogil:
-    # log σ(x) = min(x, 0) - log(1 + e^-|x|); no overflow, no cancellation.
-    # (A plain comparison, not fmin, so that nan propagates.)
-    return (x if x < 0.0 else 0.0) - log1p_exp_neg_abs(x)
-
-
-cdef inline double softplus(double x) noexcept nogil:
-    # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)
-    return (x if x > 0.0 else 0.0) + log1p_exp_neg_abs(x)
+cdef inline double softplus_from_exp(double x, double e) noexcept nogil:
+    # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), given e = e^-|x|.
+    return (x if x > 0.0 else 0.0) + log1p_unit(e)
 
 
 cdef inline double sigmoid(double x) noexcept nogil:
@@ -29,6 +27,13 @@ cdef inline double sigmoid(double x) noexcept nogil:
     # and the branch is a select of the numerator, so the loop vectorises.
     cdef double e = exp_nonpositive(-fabs(x))
     return (1.0 if x >= 0.0 else e) / (1.0 + e)
+
+
+cdef inline float sigmoid32(float x) noexcept nogil:
+    # FLOAT32_ARITHMETIC is a compile-time constant: one branch is compiled away.
+    if FLOAT32_ARITHMETIC:
+        return sigmoid_f32(x)
+    return <float>sigmoid(x)
 
 
 cdef inline double xlogy(double x, double y) noexcept nogil:

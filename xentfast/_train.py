@@ -36,6 +36,13 @@ def _int_at_least(low):
     return parse
 
 
+def _unit_float(text):
+    value = float(text)
+    if not 0 <= value <= 1:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
+    return value
+
+
 def _non_negative_float(text):
     value = float(text)
     if not value >= 0:  # also rejects nan
@@ -57,7 +64,10 @@ def add_arguments(parser):
     parser.add_argument("--threads", type=_int_at_least(1), default=None,
                         help="threads for xentfast (default: all usable cores)")
     parser.add_argument("--alpha", type=_non_negative_float, default=0.0,
-                        help="L2 penalty on the mean loss (default: %(default)s)")
+                        help="penalty on the mean loss (default: %(default)s)")
+    parser.add_argument("--l1-ratio", type=_unit_float, default=0.0,
+                        help="share of --alpha on the L1 norm, the rest on half the squared "
+                             "L2 norm: 0 ridge, 1 lasso (default: %(default)s)")
     parser.add_argument("--max-iter", type=_int_at_least(0), default=100,
                         help="iterations (epochs for sgd) (default: %(default)s)")
     parser.add_argument("--tol", type=_non_negative_float, default=1e-4,
@@ -163,30 +173,41 @@ class ProgressBar:
 
 # --- the command ----------------------------------------------------------------
 
-def compare_with_numpy(result, X, targets, rows, options, dtype, per_iteration, unit):
+def compare_with_numpy(result, X, targets, rows, options, l1_ratio, dtype, per_iteration,
+                       unit):
     """Run the same iterations in plain NumPy (``xentfast.reference``) and print the
-    comparison: Newton's method for newton (when its Hessian is small enough to
-    form in NumPy), else the article's gradient descent with gd's step 1/L.
+    comparison: Newton's method for newton without an L1 penalty (when its
+    Hessian is small enough to form in NumPy), else the article's gradient
+    descent (proximal, with an L1 penalty) with gd's step 1/L.
     Returns the NumPy loop's losses."""
     n_features = X.shape[1]
     w0 = np.zeros(n_features + 1) if rows == 1 else np.zeros((rows, n_features + 1))
     note = " (in float64: the reference converts X)" if dtype != np.float64 else ""
     start = time.perf_counter()
-    if result.solver == "newton":
+    same = result.solver == "gd"
+    if result.solver == "newton" and l1_ratio == 0:
         what = f"NumPy Newton's method{note}, the same {result.n_iter} iterations"
         _, losses = reference.logistic_newton(w0, X, targets, n_iter=result.n_iter, **options)
+        same = True
     else:
         # gd's step 1/L (max_iter=0 computes only the step).
         step = result.step
         if not np.isfinite(step) or result.solver != "gd":
             step = linear_model.fit_logistic(X, targets, rows, solver="gd", max_iter=0,
                                              **options).step
-        what = (f"NumPy gradient descent{note}, {result.n_iter} iterations with step "
-                f"{step:.4g}")
-        _, losses = reference.logistic_gradient_descent(w0, X, targets, step=step,
-                                                        n_iter=result.n_iter, **options)
+        if l1_ratio > 0:
+            what = (f"NumPy proximal gradient descent{note}, {result.n_iter} iterations with "
+                    f"step {step:.4g}")
+            alpha = options["alpha"]
+            _, losses = reference.logistic_proximal_gradient(
+                w0, X, targets, step=step, n_iter=result.n_iter, alpha=alpha,
+                l1_ratio=l1_ratio, fit_intercept=options["fit_intercept"])
+        else:
+            what = (f"NumPy gradient descent{note}, {result.n_iter} iterations with step "
+                    f"{step:.4g}")
+            _, losses = reference.logistic_gradient_descent(w0, X, targets, step=step,
+                                                            n_iter=result.n_iter, **options)
     numpy_per_iteration = (time.perf_counter() - start) / result.n_iter
-    same = result.solver in ("newton", "gd")
     ratio = (f" ({numpy_per_iteration / per_iteration:.2f}x xentfast's time per {unit})"
              if same else f" (a different method from {result.solver}: not comparable "
                           f"per iteration)")
@@ -289,8 +310,9 @@ def run(args):
     progress = ProgressBar(args.max_iter, n_samples)
     start = time.perf_counter()
     result = linear_model.fit_logistic(X, targets, rows, solver=args.solver,
-                                       max_iter=args.max_iter, tol=args.tol,
-                                       random_state=args.seed, callback=progress, **options)
+                                       l1_ratio=args.l1_ratio, max_iter=args.max_iter,
+                                       tol=args.tol, random_state=args.seed, callback=progress,
+                                       **options)
     fit_seconds = time.perf_counter() - start
     progress.finish()
 
@@ -311,8 +333,8 @@ def run(args):
 
     reference_losses = None
     if result.n_iter > 0:
-        reference_losses = compare_with_numpy(result, X, targets, rows, options, dtype,
-                                              per_iteration, unit)
+        reference_losses = compare_with_numpy(result, X, targets, rows, options, args.l1_ratio,
+                                              dtype, per_iteration, unit)
 
     if Figure is not None:
         plot_losses(args.plot, Figure, result.loss_curve, reference_losses, result.solver,

@@ -132,3 +132,151 @@ cdef inline double log1p_nonnegative(double s) noexcept nogil:
     # an ulp.  One division; for the row sums of softmax, not per element.
     cdef double w = 1.0 + s
     return log_nonnegative(w) + (s - (w - 1.0)) / w
+
+
+# --- float32 in float32 ----------------------------------------------------
+#
+# sigmoid, log_sigmoid and softplus of float32 inputs, computed in float32
+# arithmetic (16 lanes per AVX-512 vector instead of 8) to within 1 float32
+# ulp.  A float32 result rounded once has an error of 0.5 ulp, so everything
+# before that rounding must stay within 0.5 ulp, about 2^-25 relative: finer
+# than float32 arithmetic itself (2^-24).  So e^a is carried as an unevaluated
+# sum (h + lo) 2^n (relative error ~2^-26.5), 1 + E as d + dl (exact), and the last
+# additions and the division use error-free transformations, which need a
+# fused multiply-add: kernel sets without FMA (the baseline) compute float32 in
+# double instead, as before.  The error analysis is in README.md ("Accuracy"),
+# and tools/float32_sweep.py measures every float32 input.
+cdef extern from *:
+    """
+    #include <math.h>
+    #if defined(__FMA__)
+    #define XF_FLOAT32_ARITHMETIC 1
+    #else
+    #define XF_FLOAT32_ARITHMETIC 0
+    #endif
+    static inline uint32_t xf_bits32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+    static inline float xf_from_bits32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+    #define XF_F32_SHIFT 12582912.0f                  /* 1.5 * 2^23 */
+    #define XF_F32_LN2_HI 0.693147182464599609375f     /* ln 2 rounded to float32 */
+    #define XF_F32_LN2_LO -1.904654323148236e-09f      /* ln 2 - XF_F32_LN2_HI, rounded */
+
+    /* e^a for a <= 0 (or nan) as (h + lo) scale, scale = 2^n, h = RN(h + lo).
+       a = n ln2 + r with r = a - n LN2_HI exact (an FMA, |r| <= 0.35), and
+       e^a = 2^n e^r (1 - n LN2_LO) to 2^-40.  e^r = 1 + r + r^2 q(r), q of
+       degree 4 fitted to (e^r - 1 - r) / r^2 on Chebyshev nodes (2^-28
+       relative for e^r with these float32 coefficients).  1 + r = h + l
+       exactly (Fast2Sum), then lo = l + r^2 q + ..., rounded at its own
+       magnitude (below 0.07), and h + lo renormalised by Fast2Sum: the pair is
+       within 2^-26.5 of e^r.  scale = 2^(n - n/2) 2^(n/2), both factors normal,
+       is exact down to 2^-149; callers apply it last, so that a result in the
+       subnormal range is rounded once, there. */
+    static inline void xf_exp_parts_f32(float a, float* h_out, float* lo_out,
+                                        float* scale_out) {
+        a = a < -104.0f ? -104.0f : a;         /* e^-104 rounds to 0; nan stays */
+        float k = fmaf(a, 1.44269502f, XF_F32_SHIFT);
+        float n = k - XF_F32_SHIFT;
+        float r = fmaf(n, -XF_F32_LN2_HI, a);
+        float q = 0.001381461275741458f;
+        q = fmaf(q, r, 0.008368710055947304f);
+        q = fmaf(q, r, 0.04166838899254799f);
+        q = fmaf(q, r, 0.1666652113199234f);
+        q = fmaf(q, r, 0.4999999403953552f);
+        float h = 1.0f + r;
+        float lo = fmaf(r * r, q, r - (h - 1.0f));
+        float tail = n * -XF_F32_LN2_LO;              /* |tail| < 3e-7 */
+        lo = fmaf(tail, h, fmaf(tail, lo, lo));       /* (h + lo)(1 + tail) */
+        float sum = h + lo;
+        *lo_out = lo - (sum - h);
+        *h_out = sum;
+        int32_t ni = (int32_t)(xf_bits32(k) - xf_bits32(XF_F32_SHIFT));
+        int32_t n1 = ni >> 1, n2 = ni - n1;
+        *scale_out = xf_from_bits32((uint32_t)(n1 + 127) << 23)
+                     * xf_from_bits32((uint32_t)(n2 + 127) << 23);
+    }
+
+    /* sigmoid: E = e^-|x|; 1 / (1 + E) for x >= 0, E / (1 + E) below.
+       D = 1 + E = d + dl exactly (Fast2Sum, plus the tail); i = 1/d rounded and
+       res = 1 - i D by FMAs (the division's remainder), so 1/D = i (1 + res) to
+       2^-45.  Each branch is rounded once at the end (the negative one before
+       the exact scaling by 2^n, or in the subnormal range at it). */
+    static inline float xf_sigmoid_f32(float x) {
+        float h, lo, scale;
+        xf_exp_parts_f32(-fabsf(x), &h, &lo, &scale);
+        float eh = h * scale, el = lo * scale;
+        float d = 1.0f + eh;
+        float dl = ((1.0f - d) + eh) + el;
+        float i = 1.0f / d;
+        float res = fmaf(-i, dl, fmaf(-i, d, 1.0f));
+        float positive = fmaf(i, res, i);
+        float p = h * i;
+        float p_lo = fmaf(h, i, -p);
+        float negative = (p + fmaf(p, res, fmaf(lo, i, p_lo))) * scale;
+        return x >= 0.0f ? positive : negative;
+    }
+
+    /* log(1 + E) for E = (h + lo) scale in [0, 1], as T + small.
+       E < 2^-10: E - E^2/2 + E^3/3 (to 2^-32), rounded once before the scaling.
+       Else 1 + E = d + dl exactly; d = 2^k m, m in [sqrt2/2, sqrt2), f = m - 1
+       exact, and log(1 + E) = k ln2 + log1p(f) + (dl / 2^k) / (1 + f), with
+       log1p(f) = f - (f^2/2 - s (f^2/2 + R(s^2))), s = f / (2 + f), |s| <=
+       0.172, R of degree 3 fitted on Chebyshev nodes (2^-30 relative), and
+       1 / (1 + f) by its series to f^4 (it scales dl, below 2^-24).  T = k LN2_HI
+       + f is exact; small (below 0.09) holds the rest, rounded at its own
+       magnitude. */
+    static inline void xf_log1p_parts_f32(float h, float lo, float scale, float* T,
+                                          float* small) {
+        float eh = h * scale, el = lo * scale;
+        float d = 1.0f + eh;
+        float dl = ((1.0f - d) + eh) + el;
+        int high = d > 1.41421356f;
+        float m = high ? 0.5f * d : d;
+        float ml = high ? 0.5f * dl : dl;
+        float f = m - 1.0f;
+        float s = f / (2.0f + f);
+        float z = s * s;
+        float R = z * fmaf(fmaf(0.29870936274528503f, z, 0.39977574348449707f), z,
+                           0.6666677594184875f);
+        float half_f2 = 0.5f * f * f;
+        float A = half_f2 - s * (half_f2 + R);
+        float inv = fmaf(fmaf(fmaf(f - 1.0f, f, 1.0f), f, -1.0f), f, 1.0f);
+        int tiny = eh < 0.0009765625f;
+        float series = (h + fmaf(h * eh, fmaf(eh, 0.333333343f, -0.5f), lo)) * scale;
+        *T = tiny ? series : (high ? f + XF_F32_LN2_HI : f);
+        *small = tiny ? 0.0f : ((high ? XF_F32_LN2_LO : 0.0f) + ml * inv) - A;
+    }
+
+    /* base + T + small, rounded once: TwoSum of base and T (exact), then the tails. */
+    static inline float xf_add3_f32(float base, float T, float small) {
+        float s = base + T;
+        float bb = s - base;
+        float err = (base - (s - bb)) + (T - bb);
+        return s + (err + small);
+    }
+
+    /* softplus = max(x, 0) + log(1 + e^-|x|);  log_sigmoid = min(x, 0) - log(1 + e^-|x|),
+       from the parts of e^-|x| (xf_exp_parts_f32).  At x = +-inf the sum's error
+       term is nan: those return the base. */
+    static inline float xf_softplus_parts_f32(float x, float h, float lo, float scale) {
+        float T, small;
+        xf_log1p_parts_f32(h, lo, scale, &T, &small);
+        float base = x > 0.0f ? x : 0.0f;
+        float r = xf_add3_f32(base, T, small);
+        return fabsf(x) == INFINITY ? base : r;
+    }
+    static inline float xf_log_sigmoid_parts_f32(float x, float h, float lo, float scale) {
+        float T, small;
+        xf_log1p_parts_f32(h, lo, scale, &T, &small);
+        float base = x < 0.0f ? x : 0.0f;
+        float r = xf_add3_f32(base, -T, -small);
+        return fabsf(x) == INFINITY ? base : r;
+    }
+    """
+    const bint FLOAT32_ARITHMETIC "XF_FLOAT32_ARITHMETIC"
+    void exp_parts_f32 "xf_exp_parts_f32"(float a, float* h, float* lo, float* scale) noexcept nogil
+    void log1p_parts_f32 "xf_log1p_parts_f32"(float h, float lo, float scale, float* T,
+                                              float* small) noexcept nogil
+    float sigmoid_f32 "xf_sigmoid_f32"(float x) noexcept nogil
+    float softplus_parts_f32 "xf_softplus_parts_f32"(float x, float h, float lo,
+                                                     float scale) noexcept nogil
+    float log_sigmoid_parts_f32 "xf_log_sigmoid_parts_f32"(float x, float h, float lo,
+                                                           float scale) noexcept nogil

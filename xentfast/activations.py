@@ -3,16 +3,28 @@
 Layer 3: check and lay out the arguments, then call the compiled kernels in
 ``_activations``.  No math here.
 """
+import numpy as np
+
 from xentfast import _checks, _layout
 from xentfast._kernels import _activations
 from xentfast._config import get_num_threads
 
 
-def _elementwise(kernel, x, out):
+_FLOAT_DTYPES = _checks.FLOAT_DTYPES
+
+
+def _elementwise(name, x, out):
+    function = _activations.FUNCTIONS[name]
+    if (out is None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
+            and x.flags.c_contiguous):
+        # The common case, kept short for small inputs: nothing to convert or lay out.
+        result = np.empty(x.shape, x.dtype)
+        _activations.elementwise_map(function, x, result, get_num_threads())
+        return result if result.ndim else result[()]
     x = _checks.prepare_elementwise(x, out)
     flat_x = _layout.flat(x)
     result = _layout.output_buffer(out, x.shape, x.dtype, flat_x)
-    kernel(flat_x, result.reshape(-1), get_num_threads())
+    _activations.elementwise_map(function, flat_x, result, get_num_threads())
     return _layout.finish(result, out)
 
 
@@ -22,17 +34,17 @@ def sigmoid(x, out=None):
     float32 and float64 keep their dtype; other real input becomes float64.
     Accurate to 2 ulp (float64) and 1 ulp (float32); σ(±inf) = 1, 0.
     """
-    return _elementwise(_activations.sigmoid_map, x, out)
+    return _elementwise("sigmoid", x, out)
 
 
 def log_sigmoid(x, out=None):
     """log σ(x) = -log(1 + e^-x), elementwise, finite for every finite x."""
-    return _elementwise(_activations.log_sigmoid_map, x, out)
+    return _elementwise("log_sigmoid", x, out)
 
 
 def softplus(x, out=None):
     """log(1 + e^x), elementwise, without overflow."""
-    return _elementwise(_activations.softplus_map, x, out)
+    return _elementwise("softplus", x, out)
 
 
 def logsumexp(x, axis=-1):

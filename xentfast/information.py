@@ -4,6 +4,8 @@ Layer 3: check and lay out the arguments, then call the compiled kernels in
 ``_information``.  No math here.  p and q are taken as given: never
 renormalised.  Entries must lie in [0, 1]; nan propagates.
 """
+import numpy as np
+
 from xentfast import _checks, _layout
 from xentfast._kernels import _information
 from xentfast._config import get_num_threads
@@ -59,9 +61,17 @@ def _pair_measure(kernel, p, q, axis, base):
 
 def binary_entropy(p, base=None):
     """Elementwise entropy of Bernoulli(p): -(p log p + (1 - p) log(1 - p))."""
-    p = _checks.prepare_probabilities(p, "p")
-    log_base = _checks.log_of_base(base) or 1.0
-    flat_p = _layout.flat(p)
-    result = _layout.output_buffer(None, p.shape, p.dtype)
-    _information.binary_entropy_map(flat_p, result.reshape(-1), log_base, get_num_threads())
-    return _layout.finish(result, None)
+    # The kernel checks that the probabilities lie in [0, 1] in its own pass.
+    if type(p) is np.ndarray and p.dtype in _checks.FLOAT_DTYPES and p.flags.c_contiguous:
+        arr = p   # the common case, kept short for small inputs
+    else:
+        arr = np.ascontiguousarray(_checks.prepare_probabilities(p, "p", check_values=False))
+    try:
+        log_base = _checks.log_of_base(base) or 1.0
+    except ValueError:
+        _checks.prepare_probabilities(arr, "p")   # a bad p is reported first
+        raise
+    result = np.empty_like(arr)
+    if not _information.binary_entropy_map(arr, result, log_base, get_num_threads()):
+        _checks.prepare_probabilities(arr, "p")
+    return result if result.ndim else result[()]

@@ -26,9 +26,9 @@ from xentfast import _checks, _penalised, _solvers, _validate
 from xentfast._kernels import _linear
 from xentfast._config import get_num_threads
 
-SOLVERS = ("auto", "newton", "newton-cg", "lbfgs", "gd", "nesterov", "sgd")
+SOLVERS = ("auto", "newton", "newton-cg", "newton-cd", "lbfgs", "gd", "nesterov", "sgd")
 # The solvers that take an L1 penalty (l1_ratio > 0), by their proximal variants.
-L1_SOLVERS = ("auto", "newton", "gd", "nesterov")
+L1_SOLVERS = ("auto", "newton", "newton-cd", "gd", "nesterov")
 
 # solver="auto" takes Newton's method with a Hessian matrix up to this many
 # parameters (k (d + 1)): beyond it, forming and factorising H costs more than
@@ -260,15 +260,32 @@ def check_l1_ratio(l1_ratio, solver):
     return float(l1_ratio)
 
 
-def resolve_solver(solver, n_params, l1_ratio=0.0):
+def resolve_solver(solver, n_params, l1_ratio=0.0, n_classes=1, in_memory=True):
     """The solver that "auto" stands for: Newton's method with a Hessian matrix
-    up to NEWTON_MAX_PARAMS parameters; beyond, trust-region Newton-CG (or,
-    with an L1 penalty, FISTA)."""
+    up to NEWTON_MAX_PARAMS parameters; beyond, trust-region Newton-CG, or with
+    an L1 penalty coordinate-wise Newton (binary, X in memory) or FISTA."""
     if solver != "auto":
         return solver
     if n_params <= NEWTON_MAX_PARAMS:
         return "newton"
-    return "newton-cg" if l1_ratio == 0 else "nesterov"
+    if l1_ratio == 0:
+        return "newton-cg"
+    return "newton-cd" if n_classes == 1 and in_memory else "nesterov"
+
+
+def column_form(X):
+    """What coordinate_newton reads X's columns from: None for dense X (read in
+    place through its strides), else a CSC copy (float64 data, int32 row indices,
+    int64 column starts)."""
+    if not isinstance(X, SparseRows):
+        return None
+    if X.shape[0] >= 2**31:
+        raise ValueError("newton-cd takes at most 2**31 - 1 samples of sparse X")
+    csc = X.to_scipy().tocsc()
+    csc.sum_duplicates()
+    return (np.ascontiguousarray(csc.data, dtype=np.float64),
+            np.ascontiguousarray(csc.indices, dtype=np.int32),
+            np.ascontiguousarray(csc.indptr, dtype=np.int64))
 
 
 def _count(value, name):
@@ -298,7 +315,7 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, l1_rat
     n_samples, n_features = X.shape
     objective = make_objective(X, targets, n_classes, sample_weight,
                                alpha * (1.0 - l1_ratio), fit_intercept)
-    solver = resolve_solver(solver, objective.n_params, l1_ratio)
+    solver = resolve_solver(solver, objective.n_params, l1_ratio, n_classes)
     width = n_features + bool(fit_intercept)
     w = np.zeros(n_classes * width) if coef_init is None else np.array(
         coef_init, dtype=np.float64).reshape(-1)
@@ -306,16 +323,19 @@ def fit_logistic(X, targets, n_classes, *, sample_weight=None, alpha=0.0, l1_rat
         _check_X_finite(X)
     result = run_solver(objective, w, solver, l1=alpha * l1_ratio, learning_rate=learning_rate,
                         max_iter=max_iter, tol=tol, batch_size=batch_size,
-                        random_state=random_state, callback=callback)
+                        random_state=random_state, callback=callback,
+                        columns=lambda: column_form(X))
     if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
         _check_X_finite(X)
     return result
 
 
 def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=100, tol=1e-4,
-               batch_size=256, random_state=None, callback=None):
+               batch_size=256, random_state=None, callback=None, columns=None):
     """Run a resolved solver on an Objective from w (updated in place); ``l1``: the
-    L1 penalty's strength (alpha * l1_ratio) on top of the objective."""
+    L1 penalty's strength (alpha * l1_ratio) on top of the objective.
+    ``columns()``: X's column form for newton-cd (see column_form), asked only
+    when that solver runs."""
     max_iter = _count(max_iter, "max_iter")
     if not (isinstance(tol, numbers.Real) and tol >= 0):
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
@@ -334,7 +354,13 @@ def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=1
         bound = _solvers.lipschitz_bound(objective)
         # L = 0: the objective is constant (X = 0 without an intercept); any step will do.
         step = 1.0 / bound if bound > 0 else 1.0
-    if l1 > 0:
+    if solver == "newton-cd":
+        if objective.n_classes != 1 or columns is None:
+            raise ValueError("solver='newton-cd' fits binary models on data in memory; "
+                             "use 'newton' or 'nesterov' for multinomial ones")
+        n_iter, grad_max = _linear.coordinate_newton(objective, w, l1, columns(), max_iter,
+                                                     tol, progress)
+    elif l1 > 0:
         if solver == "newton":
             objective.reserve_hessian()
             n_iter, grad_max = _penalised.proximal_newton(objective, w, l1, max_iter, tol,

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from xentfast import linear_model
+from xentfast import _labels, linear_model
 from xentfast.activations import log_sigmoid, log_softmax, sigmoid, softmax
 
 try:
@@ -147,11 +147,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return xentfast_dask.fit_estimator(self, X, y, sample_weight)
         X = self._check_X(X, reset=True, finite=False)  # the first pass checks it
         n_samples, n_features = X.shape
-        y = _check_y(y, n_samples)
-        classes, labels = _encode_labels(y)
-        _check_classes(classes)
+        y = _labels.check_y(y, n_samples)
+        classes, labels = _labels.encode_labels(y)
+        _labels.check_classes(classes)
         sample_weight = linear_model._sample_weight(sample_weight, n_samples)
-        sample_weight = class_weighted(self.class_weight, classes, labels, sample_weight)
+        sample_weight = _labels.class_weighted(self.class_weight, classes, labels, sample_weight)
         binary = classes.size == 2
         # Binary: one logit for the second class, targets 0/1; else one row per class.
         targets = labels.astype(np.float64) if binary else labels.astype(np.intp)
@@ -159,7 +159,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             X, targets, 1 if binary else classes.size, sample_weight,
             self.alpha * (1.0 - self.l1_ratio), self.fit_intercept)
         return self._fit_objective(objective, classes,
-                                   check_data=lambda: linear_model._check_X_finite(X))
+                                   check_data=lambda: linear_model._check_X_finite(X),
+                                   columns=lambda: linear_model.column_form(X))
 
     def _check_params(self):
         linear_model.check_solver(self.solver)
@@ -185,13 +186,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         start = np.column_stack([coef, self.intercept_]) if self.fit_intercept else coef
         return np.array(start, dtype=np.float64).reshape(-1)
 
-    def _fit_objective(self, objective, classes, check_data):
+    def _fit_objective(self, objective, classes, check_data, columns=None):
         """Minimise ``objective`` (an Objective over the data, of this estimator's
         classes) with the estimator's solver and options, and set the fitted
         attributes.  ``check_data()`` raises the data's problem when the first
-        pass gives nan.  Shared by the in-memory and the Dask fits."""
+        pass gives nan; ``columns()`` gives X's column form for newton-cd (None:
+        that solver is not available).  Shared by the in-memory and the Dask fits."""
         l1_ratio = float(self.l1_ratio)
-        solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio)
+        solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio,
+                                             objective.n_classes, in_memory=columns is not None)
         n_features = objective.n_features
         w = self._initial_parameters(objective.n_classes, n_features)
         callback = self._progress_printer(solver) if self.verbose > 0 else None
@@ -200,15 +203,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         result = linear_model.run_solver(
             objective, w, solver, l1=self.alpha * l1_ratio, learning_rate=self.learning_rate,
             max_iter=self.max_iter, tol=self.tol, batch_size=self.batch_size,
-            random_state=self.random_state, callback=callback)
+            random_state=self.random_state, callback=callback, columns=columns)
         if result.loss_curve.size and not np.isfinite(result.loss_curve[0]):
             check_data()
         if not result.converged and self.max_iter > 0:
             what = ("relative change of the epoch loss" if solver == "sgd"
                     else f"gradient max-norm {result.grad_max:.3g}")
-            warnings.warn(f"{solver} stopped after max_iter={self.max_iter} iterations "
-                          f"before reaching tol={self.tol} ({what}); increase max_iter, "
-                          f"or standardise X", ConvergenceWarning, stacklevel=3)
+            if result.n_iter >= linear_model._count(self.max_iter, "max_iter"):
+                why = f"stopped after max_iter={self.max_iter} iterations"
+                advice = "increase max_iter, or standardise X"
+            else:
+                why = (f"stopped after {result.n_iter} iterations, where no step decreased "
+                       f"the objective any more at this precision,")
+                advice = "tol is below what float64 can resolve here"
+            warnings.warn(f"{solver} {why} before reaching tol={self.tol} ({what}); {advice}",
+                          ConvergenceWarning, stacklevel=3)
         self.classes_ = classes
         self.coef_ = result.coef[:, :n_features].copy()
         self.intercept_ = (result.coef[:, n_features].copy() if self.fit_intercept
@@ -334,89 +343,3 @@ def _predict_lazily(estimator, method, X):
 def _dense(a):
     """A NumPy array of a dense or scipy.sparse one."""
     return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
-
-
-def _check_classes(classes):
-    if classes.size < 2:
-        raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs "
-                         f"samples of at least 2 classes")
-
-
-def class_weights(class_weight, classes, labels, sample_weight):
-    """The weight of each class (an array like classes), as scikit-learn computes
-    it: None gives 1s; "balanced" gives n / (k · count_c), from the sample weights'
-    sums per class when there are sample weights; a dict maps labels to weights
-    (1 for the labels it does not name)."""
-    if class_weight is None:
-        return np.ones(classes.size)
-    if isinstance(class_weight, str):  # "balanced"
-        counts = np.bincount(labels, weights=sample_weight, minlength=classes.size)
-        return counts.sum() / (classes.size * counts)
-    weights = np.ones(classes.size)
-    unnamed = []
-    for index, label in enumerate(classes.tolist()):
-        key = label if isinstance(label, str) else _int_or_self(label)
-        if key in class_weight:
-            weights[index] = class_weight[key]
-        else:
-            unnamed.append(label)
-    if unnamed and classes.size - len(unnamed) != len(class_weight):
-        raise ValueError(f"The classes, {unnamed}, are not in class_weight")
-    return weights
-
-
-def _int_or_self(label):
-    try:
-        return int(label)
-    except (TypeError, ValueError):
-        return label
-
-
-def class_weighted(class_weight, classes, labels, sample_weight):
-    """The sample weights times the weight of each sample's class (None if both are 1)."""
-    if class_weight is None:
-        return sample_weight
-    weights = class_weights(class_weight, classes, labels, sample_weight)
-    combined = weights[labels] if sample_weight is None else sample_weight * weights[labels]
-    return linear_model._sample_weight(combined, labels.size)
-
-
-def _encode_labels(y):
-    """(classes, indices): the sorted distinct labels and each sample's index among
-    them, as np.unique(y, return_inverse=True) gives them; for integer labels of a
-    small range by counting (a few O(n) passes) rather than by sorting."""
-    if y.dtype.kind in "iub" and y.size:
-        low, high = int(y.min()), int(y.max())
-        if high - low < max(1024, y.size) and high <= np.iinfo(np.intp).max:
-            offset = y.astype(np.intp) - low
-            present = np.flatnonzero(np.bincount(offset, minlength=high - low + 1))
-            lookup = np.zeros(high - low + 1, np.intp)
-            lookup[present] = np.arange(present.size)
-            return (present + low).astype(y.dtype), lookup[offset]
-    return np.unique(y, return_inverse=True)
-
-
-def _check_y(y, n_samples):
-    """y as a 1-D array of n_samples class labels (any type that np.unique can sort)."""
-    if y is None:
-        raise ValueError("LogisticRegression requires y to be passed, but the target y is None")
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
-                      "the shape of y to (n_samples,), for example using ravel().",
-                      DataConversionWarning, stacklevel=3)
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"y should be a 1d array of class labels, got shape {y.shape}")
-    if y.shape[0] != n_samples:
-        raise ValueError(f"X and y have different numbers of samples: X has {n_samples}, "
-                         f"y has {y.shape[0]}")
-    if y.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: y has dtype {y.dtype}")
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise ValueError("y contains nan or inf; class labels must be finite")
-        if (y != np.round(y)).any():
-            raise ValueError("Unknown label type: continuous. y holds non-integer numbers, "
-                             "but a classifier needs class labels (ints, strings, ...)")
-    return y

@@ -90,6 +90,14 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
     return (loss, _layout.finish(grad, None)) if return_grad else loss
 
 
+def _is_plain_index_case(logits, targets):
+    """C-contiguous float32/float64 logits (..., k >= 1) and intp class indices (...)."""
+    return (type(logits) is np.ndarray and type(targets) is np.ndarray
+            and logits.dtype in _checks.FLOAT_DTYPES and targets.dtype == _checks.INTP
+            and logits.ndim >= 1 and logits.shape[-1] > 0 and targets.shape == logits.shape[:-1]
+            and logits.flags.c_contiguous and targets.flags.c_contiguous)
+
+
 def softmax_denominator(inputs):
     """The divisor of reduction="mean" for checked inputs (``_checks.prepare_softmax_loss``):
     Σ weight·class_weight[target] over samples not ignored (index targets), Σ weight
@@ -122,6 +130,19 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     by Σ weight·class_weight[target] over samples not ignored (index targets)
     or by Σ weight (probability targets).
     """
+    if (weight is None and class_weight is None and ignore_index is None
+            and reduction in ("mean", "sum") and type(label_smoothing) in (float, int)
+            and label_smoothing == 0 and _is_plain_index_case(logits, targets)):
+        # The common case, kept short for small inputs: one-hot index targets, as
+        # given (prepare_softmax_loss would return them unchanged).
+        grad = np.empty(logits.shape, logits.dtype) if return_grad else None
+        total, indices_ok = _losses.softmax_cross_entropy_plain(
+            logits, targets, grad, float(targets.size) if reduction == "mean" else 1.0,
+            get_num_threads())
+        if not indices_ok:
+            _checks.class_index_targets(targets, logits.shape[-1], None, logits.shape[:-1])
+        loss = logits.dtype.type(total)
+        return (loss, grad) if return_grad else loss
     # The kernel checks the class indices in its own pass (see prepare_softmax_loss).
     inputs = _checks.prepare_softmax_loss(logits, targets, weight, class_weight,
                                           label_smoothing, ignore_index, reduction,

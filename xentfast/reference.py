@@ -501,6 +501,39 @@ def logistic_newton(w0, X, y, *, n_iter, sample_weight=None, alpha=0.0, fit_inte
     return w, np.array(losses)
 
 
+def penalised_objective(w, X, y, *, sample_weight=None, alpha=0.0, l1_ratio=0.0,
+                        fit_intercept=True):
+    """Σ s_i CE_i / Σ s_i + alpha (l1_ratio ||coef||₁ + (1 - l1_ratio)/2 ||coef||²): the
+    objective LogisticRegression minimises (the intercept is not penalised)."""
+    smooth, _ = logistic_loss_and_grad(w, X, y, sample_weight=sample_weight,
+                                       alpha=alpha * (1 - l1_ratio), fit_intercept=fit_intercept)
+    coef = np.reshape(w, (-1, X.shape[1] + bool(fit_intercept)))[:, :X.shape[1]]
+    return smooth + alpha * l1_ratio * np.abs(coef).sum()
+
+
+def logistic_proximal_gradient(w0, X, y, *, step, n_iter, sample_weight=None, alpha=0.0,
+                               l1_ratio=0.0, fit_intercept=True):
+    """Proximal gradient descent (ISTA), plainly: a gradient step on the smooth part,
+    then the L1 term's proximal map, soft thresholding, on the coefficients:
+    w <- S(w - step ∇f(w), step alpha l1_ratio).  Returns (w, objectives), the
+    penalised objective before every step and after the last."""
+    options = dict(sample_weight=sample_weight, fit_intercept=fit_intercept)
+    l1 = alpha * l1_ratio
+    w = np.array(w0, dtype=np.float64)
+    coefficients = np.zeros(np.shape(w), dtype=bool)
+    coefficients[..., :X.shape[1]] = True
+    objectives = []
+    for _ in range(n_iter):
+        objectives.append(penalised_objective(w, X, y, alpha=alpha, l1_ratio=l1_ratio,
+                                              **options))
+        _, grad = logistic_loss_and_grad(w, X, y, alpha=alpha * (1 - l1_ratio), **options)
+        w = w - step * grad
+        shrunk = np.sign(w) * np.maximum(np.abs(w) - step * l1, 0.0)
+        w = np.where(coefficients, shrunk, w)
+    objectives.append(penalised_objective(w, X, y, alpha=alpha, l1_ratio=l1_ratio, **options))
+    return w, np.array(objectives)
+
+
 def logistic_gradient_descent(w0, X, y, *, step, n_iter, sample_weight=None, alpha=0.0,
                               fit_intercept=True):
     """The article's loop: w <- w - step ∇f(w), n_iter times.  Returns (w, losses)

@@ -19,7 +19,7 @@ import dask.array as da
 import numpy as np
 from dask import delayed
 
-from xentfast import _checks, linear_model
+from xentfast import _checks, _labels, linear_model
 from xentfast._objective import Objective
 from xentfast.dask._functions import as_dask
 
@@ -355,7 +355,7 @@ def _block_fit_weights(y, sample_weight, classes, class_weights, scale):
     return weights * scale if scale != 1.0 else weights
 
 
-def _labels(y, X):
+def _label_vector(y, X):
     logistic_regression = _estimator_module()
     if y is None:
         raise ValueError("LogisticRegression requires y to be passed, but the target y is None")
@@ -386,17 +386,17 @@ def fit_estimator(estimator, X, y, sample_weight=None):
     DaskObjective.  X is used where it is: when its blocks are in memory (persisted)
     the targets and weights are persisted beside them, else they are recomputed with
     X's blocks in every pass."""
-    if estimator.solver == "sgd":
-        raise ValueError('solver="sgd" does not run on Dask arrays (its mini-batches sample '
-                         'rows across all blocks); use "lbfgs", "newton", "newton-cg", "gd" '
-                         'or "nesterov"')
-    logistic_regression = _estimator_module()
+    if estimator.solver in ("sgd", "newton-cd"):
+        why = ("its mini-batches sample rows across all blocks" if estimator.solver == "sgd"
+               else "it reads X by columns, in memory")
+        raise ValueError(f'solver="{estimator.solver}" does not run on Dask arrays ({why}); '
+                         f'use "lbfgs", "newton", "newton-cg", "gd" or "nesterov"')
     X = _as_rows(X)
     n_samples, n_features = X.shape
     estimator.n_features_in_ = n_features
     if hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
-    y = _labels(y, X)
+    y = _label_vector(y, X)
     sample_weight = _along_rows(sample_weight, X, "sample_weight")
 
     # One pass over y (and the weights): the checks, the classes, the largest weight.
@@ -406,8 +406,8 @@ def fit_estimator(estimator, X, y, sample_weight=None):
         largest = _tree([delayed(_block_weight_max)(b)
                          for b in sample_weight.to_delayed().ravel()], max)
     classes, largest = dask.compute(classes, largest)
-    logistic_regression._check_y(classes, classes.size)
-    logistic_regression._check_classes(classes)
+    _labels.check_y(classes, classes.size)
+    _labels.check_classes(classes)
     binary = classes.size == 2
 
     class_weights = None
@@ -418,7 +418,7 @@ def fit_estimator(estimator, X, y, sample_weight=None):
                                chunks=((classes.size,) * y.numblocks[0],), dtype=np.float64,
                                meta=np.empty(0))
         totals = totals.reshape(y.numblocks[0], classes.size).sum(axis=0).compute()
-        class_weights = logistic_regression.class_weights(
+        class_weights = _labels.class_weights(
             estimator.class_weight, classes, np.arange(classes.size), totals)
         _checks.check_weights(class_weights, "sample_weight")
         largest = largest * class_weights.max()

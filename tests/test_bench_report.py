@@ -1,0 +1,31 @@
+"""The --peers report's fastest-peer ratio and its summary of the rows a peer wins."""
+from xentfast import _bench
+
+
+def row(label, n, dtype, **seconds):
+    return _bench.PeerRow(label, n, dtype, seconds, 0.0)
+
+
+def test_fastest_peer_ignores_the_reference():
+    r = row("sigmoid", 256, "float64", xentfast=1.0, reference=0.5, scipy=3.0, torch=2.0)
+    assert _bench.fastest_peer(r) == ("torch", 2.0)
+    assert _bench.fastest_peer(row("entropy", 256, "float64", xentfast=1.0, reference=2.0)) is None
+
+
+def test_rows_lost_and_summary():
+    rows = [row("sigmoid", 256, "float32", xentfast=1.0, scipy=0.8, torch=1.5),
+            row("sigmoid", 10_000, "float32", xentfast=1.0, torch=1.2),
+            row("entropy", 256, "float64", xentfast=1.0, reference=0.1)]
+    assert _bench.rows_lost(rows) == [rows[0]]
+    line = _bench.summary_line(rows)
+    assert line.startswith("Rows where a peer is faster: 1 of 2 with a peer")
+    assert "sigmoid 256 float32 (SciPy 0.80x)" in line
+    assert "| 0.80x (SciPy) |" in _bench._peer_line(rows[0])
+
+
+def test_speed_targets_report_the_lost_rows():
+    rows = [row("sigmoid", 10_000, "float32", xentfast=1.0, torch=0.9)]
+    lines = _bench.speed_targets(rows, {}, 10_000_000, 2)
+    assert lines[0] == "- rows where a peer is faster: 1 (target 0) — MISSED"
+    assert any("sigmoid vs PyTorch, n = 10,000 float32: 0.90x (target ≥ 1.5x) — MISSED" in line
+               for line in lines)

@@ -1,0 +1,76 @@
+"""float32 computed in float32: within 1 float32 ulp of the float64 result.
+
+A dense but bounded part of tools/float32_sweep.py (which runs every float32 in
+[-104, 89] and takes minutes): every 257th float32 of the range, every float32
+within 4096 ulp of each branch point, and the specials.  The float64 results
+are the oracle (2 float64 ulp at most, see test_accuracy.py: 2^-28 of a
+float32 ulp).  Runs on whichever kernel set is in use (CI runs all three).
+"""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import xentfast
+
+_TOOL = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "float32_sweep.py")
+_spec = importlib.util.spec_from_file_location("float32_sweep", _TOOL)
+sweep_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sweep_tool)
+
+BRANCH_POINTS = [0.0, 0.34657359, 0.5, 1.0, 2.0, 8.0, 14.0, 16.6, 17.3, 87.3, 88.7, 103.9]
+
+
+def dense_inputs():
+    pieces = [sweep_tool.specials()]
+    for start, stop in sweep_tool.bit_ranges():
+        pieces.append(np.arange(start, stop, 257, dtype=np.uint32).view(np.float32))
+    for point in BRANCH_POINTS:
+        for sign in (1.0, -1.0):
+            center = int(np.array(sign * point, np.float32).view(np.uint32))
+            low = max(center - 4096, 0x80000000 if sign < 0 or point == 0 else 0)
+            pieces.append(np.arange(low, center + 4096, dtype=np.uint32).view(np.float32))
+    return np.concatenate(pieces)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return dense_inputs()
+
+
+@pytest.mark.parametrize("name", sweep_tool.FUNCTIONS)
+def test_float32_within_one_ulp(name, inputs):
+    function = getattr(xentfast, name)
+    computed = function(inputs)
+    assert computed.dtype == np.float32
+    errors = sweep_tool.ulp_errors(computed, function(inputs.astype(np.float64)))
+    assert not np.isnan(errors).any(), f"{name}: nan where float64 is not (or the reverse)"
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= 1.0, f"{name}: {errors[worst]:.3f} ulp at x={inputs[worst]!r}"
+
+
+def test_bce_with_logits_float32_terms(inputs):
+    # The per-element losses and the gradient of BCE with logits in float32,
+    # against float64, for targets 0, 1 and soft (the terms are computed in
+    # float32 arithmetic, combined in double).  Losses: within 2 float32 ulp.
+    # Gradient (1 - y) σ(z) - y σ(-z): within 2 ulp of its larger term, since
+    # for soft targets the two terms cancel where σ(z) = y.
+    z = inputs[np.isfinite(inputs)][::7]
+    z64 = z.astype(np.float64)
+    for y in (0.0, 1.0, 0.3):
+        targets = np.full_like(z, y)
+        loss32, grad32 = xentfast.binary_cross_entropy_with_logits(
+            z, targets, reduction="none", return_grad=True)
+        loss64, grad64 = xentfast.binary_cross_entropy_with_logits(
+            z64, targets.astype(np.float64), reduction="none", return_grad=True)
+        errors = sweep_tool.ulp_errors(loss32, loss64)
+        worst = int(np.argmax(errors))
+        assert errors[worst] <= 2.0, f"y={y} loss: {errors[worst]:.3f} ulp at z={z[worst]!r}"
+        y64 = np.float64(np.float32(y))
+        larger_term = np.maximum((1 - y64) * xentfast.sigmoid(z64), y64 * xentfast.sigmoid(-z64))
+        errors = sweep_tool.ulp_errors(grad32, grad64) * np.abs(grad64) / np.maximum(
+            larger_term, np.finfo(np.float32).tiny)
+        errors = np.where(grad32 == grad64, 0.0, np.maximum(errors, 0.0))
+        worst = int(np.argmax(errors))
+        assert errors[worst] <= 2.0, f"y={y} grad: {errors[worst]:.3f} ulp at z={z[worst]!r}"

@@ -275,17 +275,36 @@ def unaligned(arr):
     return copy
 
 
-def test_unaligned_blocks_as_distributed_unpickles_them():
-    # A distributed worker can receive blocks at unaligned addresses; the in-memory
-    # fast path of binary_cross_entropy_with_logits used to reject them.
+def _unaligned_blocks(arr, chunks):
+    return chunked(arr, chunks).map_blocks(unaligned, meta=np.empty((0,) * arr.ndim, arr.dtype))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "binary_entropy", "logsumexp", "entropy",
+                                  "binary_cross_entropy_with_logits", "softmax_cross_entropy",
+                                  "logistic_loss_and_grad"])
+def test_unaligned_blocks_as_distributed_unpickles_them(name):
+    # A distributed worker can receive blocks at unaligned addresses, which the
+    # in-memory kernels reject (or worse): every block is aligned before they see it.
     z, y, _ = _binary_loss_cases()
-    expected = xentfast.binary_cross_entropy_with_logits(z, y, return_grad=True)
+    p = _distribution((9, 4), 19)
+    X = _rng(20).normal(size=(9, 4))
     assert not unaligned(z).flags.aligned
-    zu, yu = (chunked(a, ((4, 5), (4,))).map_blocks(unaligned, meta=np.empty((0, 0)))
-              for a in (z, y))
-    lazy = xd.binary_cross_entropy_with_logits(zu, yu, return_grad=True)
-    for actual, wanted in zip(lazy, expected):
-        assert_matches(actual, wanted)
+
+    def rows(a):
+        return _unaligned_blocks(a, ((4, 5),) + tuple((n,) for n in a.shape[1:]))
+
+    arrays = {"sigmoid": (z,), "binary_entropy": (p,), "logsumexp": (z,), "entropy": (p,),
+              "binary_cross_entropy_with_logits": (z, y),
+              "softmax_cross_entropy": (z, np.arange(9) % 4),
+              "logistic_loss_and_grad": (X, y[:, 0])}[name]
+    w = (np.ones(5),) if name == "logistic_loss_and_grad" else ()
+    kwargs = {"return_grad": True} if name.endswith(("logits", "softmax_cross_entropy")) else {}
+    expected = getattr(xentfast, name)(*w, *arrays, **kwargs)
+    blocks = [rows(a) for a in arrays]
+    lazy = getattr(xd, name)(*w, *blocks, **kwargs)
+    for actual, wanted in zip(lazy if isinstance(lazy, tuple) else (lazy,),
+                              expected if isinstance(expected, tuple) else (expected,)):
+        assert_matches(actual, np.asarray(wanted))
 
 
 # --- lazy, and one pass -------------------------------------------------------------------

@@ -59,8 +59,7 @@ def is_float_pair(a, b):
     dtype in native byte order: what as_real_array, as_dtype and check_same_shape
     would return unchanged."""
     return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype in FLOAT_DTYPES
-            and b.dtype == a.dtype and a.shape == b.shape
-            and a.flags.aligned and b.flags.aligned)  # unaligned: as Dask's workers unpickle
+            and b.dtype == a.dtype and a.shape == b.shape)
 
 
 def check_same_shape(a, a_name, b, b_name):

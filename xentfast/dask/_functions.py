@@ -45,6 +45,18 @@ def _letters(n, first="a"):
     return "".join(chr(ord(first) + i) for i in range(n))
 
 
+def aligned(block):
+    """``block``, copied when its address is not aligned to its itemsize (as a
+    distributed worker may unpickle it): the kernels take aligned arrays only."""
+    if isinstance(block, np.ndarray) and not block.flags.aligned:
+        return block.copy()
+    return block
+
+
+def _on_blocks(*blocks, kernel, **options):
+    return kernel(*(aligned(b) for b in blocks), **options)
+
+
 def _refuse_out(out):
     if out is not None:
         raise ValueError("out= is not supported on Dask arrays (they are immutable); "
@@ -64,7 +76,8 @@ def _take_keepdims(item, index):
 def _elementwise(func, x, name="x", **options):
     x = as_dask(x, name)
     dtype = real_dtype(x, name)
-    return x.map_blocks(func, dtype=dtype, meta=_meta(x.ndim, dtype), **options)
+    return x.map_blocks(_on_blocks, kernel=func, dtype=dtype, meta=_meta(x.ndim, dtype),
+                        **options)
 
 
 def sigmoid(x, out=None):
@@ -100,7 +113,8 @@ def _normalise(func, x, axis):
     axis = _checks.normalize_axis(axis, x.ndim)
     if x.ndim:
         x = x.rechunk(-1 if axis is None else {axis: -1})
-    return x.map_blocks(func, axis=axis, dtype=dtype, meta=_meta(x.ndim, dtype))
+    return x.map_blocks(_on_blocks, kernel=func, axis=axis, dtype=dtype,
+                        meta=_meta(x.ndim, dtype))
 
 
 def softmax(x, axis=-1, out=None):
@@ -117,7 +131,7 @@ def log_softmax(x, axis=-1, out=None):
 
 def _partial_keepdims(*blocks, kernel, axis, **options):
     # The block's result along ``axis`` (None: all axes), with the reduced axes kept as 1.
-    value = np.asarray(kernel(*blocks, axis=axis, **options))
+    value = np.asarray(_on_blocks(*blocks, kernel=kernel, axis=axis, **options))
     shape = tuple(1 if axis is None or i == axis else n for i, n in enumerate(blocks[0].shape))
     return value.reshape(shape)
 
@@ -139,14 +153,14 @@ def _reduce(func, arrays, axis, combine, dtype, **options):
     ndim = arrays[0].ndim
     axis = _checks.normalize_axis(axis, ndim)
     if ndim == 0:
-        return da.map_blocks(func, *arrays, axis=axis, dtype=dtype, meta=_meta(0, dtype),
-                             **options)
+        return da.map_blocks(_on_blocks, *arrays, kernel=func, axis=axis, dtype=dtype,
+                             meta=_meta(0, dtype), **options)
     axes = tuple(range(ndim)) if axis is None else (axis,)
     out_ndim = ndim - len(axes)
     chunks = arrays[0].chunks
     if all(len(chunks[a]) == 1 for a in axes):
-        return da.map_blocks(func, *arrays, axis=axis, drop_axis=axes, dtype=dtype,
-                             meta=_meta(out_ndim, dtype), **options)
+        return da.map_blocks(_on_blocks, *arrays, kernel=func, axis=axis, drop_axis=axes,
+                             dtype=dtype, meta=_meta(out_ndim, dtype), **options)
     part_chunks = tuple((1,) * len(c) if i in axes else c for i, c in enumerate(chunks))
     parts = da.map_blocks(_partial_keepdims, *arrays, kernel=func, axis=axis,
                           chunks=part_chunks,
@@ -203,6 +217,7 @@ def _loss_task(*blocks, kernel, names, options, reduction, return_grad, denomina
     """One block's loss: reduction="none" gives what ``kernel`` gives; "sum" and "mean"
     give (sums, gradient of the block's sum or None), sums = [sum of losses, sum of
     weights (for "mean")] shaped ``sums_shape``."""
+    blocks = [aligned(b) for b in blocks]
     values, targets, extras = blocks[0], blocks[1], dict(zip(names, blocks[2:]))
     kwargs = dict(options, **extras)
     if return_grad:

@@ -21,7 +21,7 @@ from dask import delayed
 
 from xentfast import _checks, _labels, linear_model
 from xentfast._objective import Objective
-from xentfast.dask._functions import as_dask
+from xentfast.dask._functions import aligned, as_dask
 
 # The sums of a block, by what a pass is asked for (p parameters).
 _SUMS_SIZE = {"loss": lambda p: 2, "grad": lambda p: 2 + p, "hess": lambda p: 2 + p + p * p,
@@ -112,6 +112,7 @@ def _block_sums(X, y, sample_weight, w, v, n_classes, fit_intercept, mode, threa
     size = _SUMS_SIZE[mode](w.size)
     if X.shape[0] == 0:
         return np.zeros((1, size))
+    X, y, sample_weight = aligned(X), aligned(y), aligned(sample_weight)
     X = linear_model._prepare_X(X)
     n = X.shape[0]
     targets = (linear_model._binary_targets(y, n) if n_classes == 1
@@ -376,7 +377,7 @@ def _label_vector(y, X):
 def _check_finite(X):
     def check(block):
         if block.shape[0]:
-            linear_model._check_X_finite(linear_model._prepare_X(block))
+            linear_model._check_X_finite(linear_model._prepare_X(aligned(block)))
     dask.compute(*[delayed(check)(block) for block in X.to_delayed().ravel()])
 
 
@@ -453,7 +454,7 @@ def _predict_block(X, estimator, method, width):
     if X.shape[0] == 0:
         dtype = estimator.classes_.dtype if method == "predict" else np.float64
         return np.empty((0,) if width is None else (0, width), dtype)
-    return getattr(estimator, method)(X)
+    return getattr(estimator, method)(aligned(X))
 
 
 def predict_lazily(estimator, method, X):

@@ -286,10 +286,13 @@ class _WorkerBlocks:
     def of(cls, X, targets, weights):
         """The grouped blocks when X, targets and weights are persisted on the cluster of
         the client that computes them, else None."""
-        scheduler = dask.base.get_scheduler(collections=[X])
-        client = getattr(scheduler, "__self__", None)
-        if type(client).__name__ != "Client" or not type(client).__module__.startswith(
-                "distributed"):
+        try:
+            from distributed import Client
+        except ImportError:
+            return None
+        # With a client active, Dask's scheduler for X is its bound method get.
+        client = getattr(dask.base.get_scheduler(collections=[X]), "__self__", None)
+        if not isinstance(client, Client):
             return None
         futures = [_futures(a, client) for a in (X, targets, weights)]
         if futures[0] is None or futures[1] is None or (weights is not None
@@ -308,13 +311,13 @@ class _WorkerBlocks:
 def _futures(a, client):
     """The futures of ``a``'s blocks in order, when it is persisted on ``client``'s
     cluster (its graph is those futures and nothing else); else None."""
+    from distributed import Future
     if a is None:
         return None
     graph = dict(a.__dask_graph__())
     futures = [graph.get(key) for key in dask.core.flatten(a.__dask_keys__())]
     if len(graph) != len(futures) or not all(
-            type(f).__name__ == "Future" and getattr(f, "client", None) is client
-            for f in futures):
+            isinstance(f, Future) and f.client is client for f in futures):
         return None
     return futures
 

@@ -78,8 +78,8 @@ def test_fit_on_the_cluster_matches_the_in_memory_fit(client, solver, n_classes)
         model = LogisticRegression(solver=solver, alpha=1e-3, tol=1e-6).fit(
             Xd, da.from_array(y, chunks=700))
     assert ran_on_workers(stream, Xd.npartitions)  # the client was used without being told
-    # X is persisted: a pass is one task per worker over the blocks it holds.
-    assert any("_pass_on_worker" in str(task["key"]) for task in stream.data)
+    # X is persisted: its blocks are held by an actor per worker, which runs the passes.
+    assert any("_BlockPasses" in str(task["key"]) for task in stream.data)
     np.testing.assert_allclose(model.coef_, memory.coef_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(model.intercept_, memory.intercept_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(model.loss_curve_[-1], memory.loss_curve_[-1], rtol=1e-9)

@@ -248,39 +248,46 @@ class DaskObjective(Objective):
         return self.sums("gram", np.zeros(self.n_params), v) / self.total_weight
 
 
-def _pass_on_worker(X_blocks, other_blocks, w, v, n_classes, fit_intercept, mode):
-    """The sums of the blocks a worker holds, with as many kernel threads as it has."""
-    from distributed import get_worker
-    threads = get_worker().state.nthreads
-    total = np.zeros(_SUMS_SIZE[mode](w.size))
-    for X, (targets, weights) in zip(X_blocks, other_blocks):
-        total += _block_sums(X, targets, weights, w, v, n_classes, fit_intercept, mode,
-                             threads)[0]
-    return total
+class _BlockPasses:
+    """Lives on a worker (a Dask actor) and holds the blocks of X there, with their
+    targets and weights: a pass over them is one call from the client, which goes to
+    the worker directly, without the scheduler's round trips of a task."""
 
+    def __init__(self, X_blocks, target_blocks, weight_blocks, threads):
+        self.blocks = list(zip(X_blocks, target_blocks, weight_blocks))
+        self.threads = threads
 
-def _together(targets, weights):
-    return targets, weights
+    def sums(self, mode, w, v, n_classes, fit_intercept):
+        total = np.zeros(_SUMS_SIZE[mode](w.size))
+        for X, targets, weights in self.blocks:
+            total += _block_sums(X, targets, weights, w, v, n_classes, fit_intercept, mode,
+                                 self.threads)[0]
+        return total
 
 
 class _WorkerBlocks:
     """The blocks of X persisted on a distributed cluster, grouped by the worker that
-    holds them, with each block's targets and weights copied beside it once: a pass
-    is then one task per worker (a task per block costs milliseconds of scheduling
-    each, more than the kernel spends on a block of 100,000 rows)."""
+    holds them, each group held by an actor on its worker together with the blocks'
+    targets and weights (copied there once).  A pass is one call per worker (a task
+    per block, or even per worker, costs several scheduler round trips, more than the
+    kernel spends on a block of 100,000 rows); each worker runs its blocks' kernels
+    on as many threads as it has."""
 
     def __init__(self, client, X_futures, target_futures, weight_futures):
-        self.client = client
         holders = client.who_has(X_futures)
-        self.groups = {}
+        threads = {address: info["nthreads"]
+                   for address, info in client.scheduler_info()["workers"].items()}
+        groups = {}
         for i, block in enumerate(X_futures):
             worker = sorted(holders[block.key])[0]
-            beside = client.submit(_together, target_futures[i],
-                                   None if weight_futures is None else weight_futures[i],
-                                   workers=[worker], pure=False)
-            X_blocks, others = self.groups.setdefault(worker, ([], []))
-            X_blocks.append(block)
-            others.append(beside)
+            group = groups.setdefault(worker, ([], [], []))
+            group[0].append(block)
+            group[1].append(target_futures[i])
+            group[2].append(None if weight_futures is None else weight_futures[i])
+        self.actors = client.gather([
+            client.submit(_BlockPasses, *group, threads.get(worker, 1), actor=True,
+                          workers=[worker], pure=False)
+            for worker, group in groups.items()])
 
     @classmethod
     def of(cls, X, targets, weights):
@@ -301,11 +308,8 @@ class _WorkerBlocks:
         return cls(client, *futures)
 
     def sums(self, mode, w, v, n_classes, fit_intercept):
-        tasks = [self.client.submit(_pass_on_worker, X_blocks, others, w, v, n_classes,
-                                    fit_intercept, mode, workers=[worker],
-                                    allow_other_workers=True, pure=False)
-                 for worker, (X_blocks, others) in self.groups.items()]
-        return sum(self.client.gather(tasks))
+        calls = [actor.sums(mode, w, v, n_classes, fit_intercept) for actor in self.actors]
+        return sum(call.result() for call in calls)
 
 
 def _futures(a, client):

@@ -220,7 +220,10 @@ def _measure(client, X, y, y01, alpha, optimum, bce_size, repeats, da, distribut
     rows_per_chunk = -(-n_samples // CHUNKS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Sending large graph": the data start here
-        X_blocks = da.from_array(X, chunks=(rows_per_chunk, n_features)).persist()
+        # Blocks sent from here arrive unaligned; np.require copies them, once, on the
+        # workers (else every fit would: the kernels take aligned blocks only).
+        X_blocks = da.from_array(X, chunks=(rows_per_chunk, n_features)).map_blocks(
+            np.require, requirements="A").persist()
         y_blocks = da.from_array(y, chunks=rows_per_chunk).persist()
         distributed.wait([X_blocks, y_blocks])
 

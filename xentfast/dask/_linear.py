@@ -63,6 +63,11 @@ def _in_memory(a):
         not dask.core.istask(v) and not isinstance(v, np.memmap) for v in graph.values())
 
 
+def _persisted(a):
+    """Whether ``a``'s blocks are futures on a distributed cluster."""
+    return any(type(v).__name__ == "Future" for v in dict(a.__dask_graph__()).values())
+
+
 def _block_threads(collection):
     """Kernel threads per block: 1 under the local threaded or process scheduler, which
     runs one task per core; else 0, the default where the task runs (on a distributed
@@ -254,7 +259,10 @@ class _BlockPasses:
     the worker directly, without the scheduler's round trips of a task."""
 
     def __init__(self, X_blocks, target_blocks, weight_blocks, threads):
-        self.blocks = list(zip(X_blocks, target_blocks, weight_blocks))
+        # Blocks sent from the client arrive at unaligned addresses, which the kernels
+        # do not take: those are copied, once (the copy stays while the actor lives).
+        self.blocks = [tuple(aligned(block) for block in blocks)
+                       for blocks in zip(X_blocks, target_blocks, weight_blocks)]
         self.threads = threads
 
     def sums(self, mode, w, v, n_classes, fit_intercept):
@@ -446,8 +454,10 @@ def fit_estimator(estimator, X, y, sample_weight=None):
                                 class_weights=class_weights, scale=scale, dtype=np.float64)
     if _in_memory(X):
         # X's blocks are computed: keep them, the targets and the weights on the
-        # workers (a no-op for what is persisted already; NumPy data is sent once
-        # rather than with every pass).
+        # workers (a no-op for what is persisted already).  NumPy data in the graph is
+        # sent once rather than with every pass, and copied where it arrives unaligned.
+        if not _persisted(X):
+            X = X.map_blocks(aligned, dtype=X.dtype, meta=np.empty((0, 0), X.dtype))
         X, targets, weights = dask.persist(X, targets, weights)
     l1_ratio = float(estimator.l1_ratio)
     objective = DaskObjective(X, targets, weights, 1 if binary else classes.size,

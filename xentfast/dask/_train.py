@@ -53,7 +53,12 @@ def run(args, X, y, n_classes, source):
         print(f"LocalCluster: {args.workers} worker processes x 1 thread; dashboard "
               f"{dashboard}")
         sys.stdout.flush()
-        X_blocks = da.from_array(X, chunks=(rows_per_chunk, n_features)).persist()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Sending large graph": the data start here
+            # Blocks sent from here arrive unaligned; np.require copies them once, on the
+            # workers (else every fit would: the kernels take aligned blocks only).
+            X_blocks = da.from_array(X, chunks=(rows_per_chunk, n_features)).map_blocks(
+                np.require, requirements="A").persist()
         y_blocks = da.from_array(y, chunks=rows_per_chunk).persist()
         distributed.wait([X_blocks, y_blocks])
         on_dask = LogisticRegression(**options)

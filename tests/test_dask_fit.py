@@ -144,6 +144,14 @@ def test_fit_string_labels_warm_start_and_mixed_inputs():
     np.testing.assert_allclose(model.coef_, memory.coef_, rtol=1e-6, atol=1e-9)
 
 
+def test_fit_on_one_block_with_sample_weights():
+    X, y, sw = make_data(2)
+    memory = LogisticRegression(solver="newton").fit(X, y, sample_weight=sw)
+    on_dask = LogisticRegression(solver="newton").fit(rows(X, (600,)), rows(y, (600,)),
+                                                      sample_weight=rows(sw, (600,)))
+    assert_same_fit(on_dask, memory)
+
+
 def test_fit_on_a_persisted_X_persists_the_targets():
     X, y, sw = make_data(2)
     Xd = rows(X).rechunk({1: -1}).persist()

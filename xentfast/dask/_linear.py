@@ -77,13 +77,8 @@ def _block_threads(collection):
     return 1 if module in ("dask.threaded", "dask.multiprocessing") else 0
 
 
-def _tree(parts, combine):
-    """Combine delayed values pairwise, in a tree of depth log2(len(parts))."""
-    parts = list(parts)
-    while len(parts) > 1:
-        parts = [delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    return parts[0]
+def _union(*parts):
+    return np.unique(np.concatenate(parts))
 
 
 # --- one block -------------------------------------------------------------------------
@@ -416,11 +411,12 @@ def fit_estimator(estimator, X, y, sample_weight=None):
     sample_weight = _along_rows(sample_weight, X, "sample_weight")
 
     # One pass over y (and the weights): the checks, the classes, the largest weight.
-    classes = _tree([delayed(_block_classes)(b) for b in y.to_delayed().ravel()], np.union1d)
+    # (Each block's distinct labels and largest weight are few: one task combines them.)
+    classes = delayed(_union)(*[delayed(_block_classes)(b) for b in y.to_delayed().ravel()])
     largest = 1.0
     if sample_weight is not None:
-        largest = _tree([delayed(_block_weight_max)(b)
-                         for b in sample_weight.to_delayed().ravel()], max)
+        largest = delayed(max)([delayed(_block_weight_max)(b)
+                                for b in sample_weight.to_delayed().ravel()])
     classes, largest = dask.compute(classes, largest)
     _labels.check_y(classes, classes.size)
     _labels.check_classes(classes)

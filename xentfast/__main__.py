@@ -1,6 +1,12 @@
-"""python -m xentfast bench [--peers] [--linear] [--quick] [--sizes N ...] [--threads N]
-| train [...] | info"""
+"""The command line: ``xentfast`` (installed with the package) or ``python -m xentfast``.
+
+    xentfast bench [--peers] [--linear] [--quick] [--sizes N ...] [--threads N]
+    xentfast train [...]
+    xentfast info
+    xentfast --version
+"""
 import argparse
+import os
 import sys
 
 import xentfast
@@ -125,8 +131,18 @@ def run_bench(args):
     return 0
 
 
+def program_name():
+    """How the user called us: 'python -m xentfast' or 'xentfast' (the console command)."""
+    called_as = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m xentfast" if called_as == "__main__.py" else "xentfast"
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m xentfast")
+    parser = argparse.ArgumentParser(prog=program_name(),
+                                     description="xentfast's benchmarks, training demo and "
+                                                 "build information")
+    parser.add_argument("--version", action="version",
+                        version=f"xentfast {xentfast.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     bench = commands.add_parser("bench", help="time xentfast against the NumPy reference "
                                 "and, with --peers or --linear, against SciPy, scikit-learn "

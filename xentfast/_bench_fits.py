@@ -196,9 +196,9 @@ def optimum(problem):
     return objective(problem, model.coef_, model.intercept_)
 
 
-def run_problem(problem, threads, repeats, print_fn):
-    best = optimum(problem)
-    contenders = xentfast_contenders(problem, repeats) + peer_contenders(problem)
+def time_contenders(contenders, objective_of, best, threads, count_zeros=False):
+    """Fit with every contender on ``threads`` (the median of its repeats), and
+    the objective gap of its result; returns the FitRows."""
     rows = []
     previous = xentfast.get_num_threads()
     xentfast.set_num_threads(threads)
@@ -211,25 +211,26 @@ def run_problem(problem, threads, repeats, print_fn):
                     start = time.perf_counter()
                     coef, intercept, n_iter = contender.fit()
                     seconds.append(time.perf_counter() - start)
-                value = objective(problem, coef, intercept)
+                value = objective_of(coef, intercept)
+                notes = [contender.note] if contender.note else []
+                if count_zeros:
+                    coef = coef.toarray() if hasattr(coef, "toarray") else np.asarray(coef)
+                    notes.insert(0, f"{int(np.sum(coef == 0))} zero coefficients")
                 rows.append(FitRow(contender.name, statistics.median(seconds), n_iter,
-                                   (value - best) / best, contender.note))
+                                   (value - best) / best, "; ".join(notes)))
     finally:
         xentfast.set_num_threads(previous)
-    default = rows[0]
-    print_fn(f"#### {problem.name}: {problem.description}")
-    print_fn("")
-    print_fn(f"Optimum f* = {best:.12f}.")
-    print_fn("")
-    print_fn("| fit | time | iterations | (f − f*) / f* | within 1e-6 | this ÷ xentfast "
-             "default |")
-    print_fn("|---|---:|---:|---:|---|---:|")
-    for row in rows:
-        note = f" ({row.note})" if row.note else ""
-        print_fn(f"| {row.name}{note} | {_format_time(row.seconds)} | {row.n_iter} | "
-                 f"{row.gap:.1e} | {'yes' if row.within else 'no'} | "
-                 f"{row.seconds / default.seconds:.2f}x |")
-    print_fn("")
+    return rows
+
+
+def run_problem(problem, threads, repeats, print_fn):
+    best = optimum(problem)
+    contenders = xentfast_contenders(problem, repeats) + peer_contenders(problem)
+    rows = time_contenders(contenders, lambda coef, intercept: objective(problem, coef,
+                                                                         intercept),
+                           best, threads)
+    print_rows(problem, best, rows, "Optimum f* = {:.12f} (xentfast's Newton to a gradient "
+                                    "of 1e-10).", "f", print_fn)
     return rows
 
 
@@ -272,17 +273,26 @@ def newton_pass_ratio(n_samples=1_000_000, n_features=32, repeats=5):
 
 def _warm_up():
     """Import everything a timed fit would import on first use (scikit-learn alone
-    takes about a second), and start the thread pools."""
+    takes about a second), start the thread pools, and let skglm's Numba compile
+    its loops for dense and sparse X (about 15 s, once per process)."""
     X = np.random.default_rng(0).standard_normal((200, 3))
     y = (X[:, 0] > 0).astype(int)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         xentfast.LogisticRegression().fit(X, y)
-        for module in ("sklearn.linear_model", "glum", "skglm"):
+        for module in ("sklearn.linear_model", "glum"):
             try:
                 __import__(module)
             except ImportError:
                 pass
+        try:
+            from scipy import sparse
+            from skglm import SparseLogisticRegression
+        except ImportError:
+            return
+        for data in (X, sparse.csr_matrix(X)):
+            for l1_ratio in (1.0, 0.5):
+                SparseLogisticRegression(alpha=0.01, l1_ratio=l1_ratio).fit(data, y)
 
 
 def run_fits(threads=2, quick=False, repeats=3, names=None, print_fn=print):
@@ -433,38 +443,23 @@ def run_penalised_problem(problem, threads, repeats, print_fn):
         warnings.simplefilter("ignore")
         exact.fit(problem.X, problem.y)
     best = penalised_objective(problem, exact.coef_, exact.intercept_)
-    rows = []
-    previous = xentfast.get_num_threads()
-    xentfast.set_num_threads(threads)
-    try:
-        _controller.clear()
-        with _limit_threads(threads):
-            for contender in penalised_contenders(problem, repeats):
-                seconds = []
-                for _ in range(contender.repeats):
-                    start = time.perf_counter()
-                    coef, intercept, n_iter = contender.fit()
-                    seconds.append(time.perf_counter() - start)
-                value = penalised_objective(problem, coef, intercept)
-                zeros = int(np.sum(np.asarray(coef) == 0))
-                rows.append(FitRow(f"{contender.name}", statistics.median(seconds), n_iter,
-                                   (value - best) / best,
-                                   f"{zeros} zero coefficients" + (
-                                       f"; {contender.note}" if contender.note else "")))
-    finally:
-        xentfast.set_num_threads(previous)
-    _print_rows(problem, best, rows, print_fn)
+    rows = time_contenders(penalised_contenders(problem, repeats),
+                           lambda coef, intercept: penalised_objective(problem, coef, intercept),
+                           best, threads, count_zeros=True)
+    print_rows(problem, best, rows, "Optimum F* = {:.12f} (xentfast to a subgradient of "
+                                    "1e-10).", "F", print_fn)
     return rows
 
 
-def _print_rows(problem, best, rows, print_fn):
+def print_rows(problem, best, rows, optimum_line, letter, print_fn):
+    """A problem's table: every fit's time, iterations and objective gap."""
     default = rows[0]
     print_fn(f"#### {problem.name}: {problem.description}")
     print_fn("")
-    print_fn(f"Optimum F* = {best:.12f} (xentfast to a subgradient of 1e-10).")
+    print_fn(optimum_line.format(best))
     print_fn("")
-    print_fn("| fit | time | iterations | (F − F*) / F* | within 1e-6 | this ÷ xentfast "
-             "default |")
+    print_fn(f"| fit | time | iterations | ({letter} − {letter}*) / {letter}* | within 1e-6 "
+             f"| this ÷ xentfast default |")
     print_fn("|---|---:|---:|---:|---|---:|")
     for row in rows:
         note = f" ({row.note})" if row.note else ""

@@ -35,7 +35,38 @@ _num_threads = _threads_from_environment()
 
 
 def set_num_threads(n):
-    """Set how many threads the kernels may use (at least 1)."""
+    """Set how many threads the kernels may use.
+
+    Parameters
+    ----------
+    n : int
+        At least 1.  The default is ``XENTFAST_NUM_THREADS``, else
+        ``OMP_NUM_THREADS``, else the usable cores.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an integer ≥ 1 (bools are refused too).
+
+    See Also
+    --------
+    get_num_threads, show_config
+
+    Notes
+    -----
+    Results do not depend on the thread count: reductions are summed in fixed
+    blocks whose sums are added with compensation.  Small inputs run on one
+    thread whatever the setting (a parallel region costs more than it saves).
+
+    Examples
+    --------
+    >>> import xentfast
+    >>> before = xentfast.get_num_threads()
+    >>> xentfast.set_num_threads(1)
+    >>> xentfast.get_num_threads()
+    1
+    >>> xentfast.set_num_threads(before)
+    """
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"the number of threads must be an integer >= 1, got {n!r}")
@@ -43,12 +74,53 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """How many threads the kernels use: 1 in a build without OpenMP."""
+    """How many threads the kernels use.
+
+    Returns
+    -------
+    int
+        The setting of :func:`set_num_threads` (or its default); 1 in a build
+        without OpenMP.
+
+    See Also
+    --------
+    set_num_threads, show_config
+
+    Examples
+    --------
+    >>> import xentfast
+    >>> xentfast.get_num_threads() >= 1
+    True
+    """
     return _num_threads if _build_info.HAVE_OPENMP else 1
 
 
 def show_config(print_out=True):
-    """Report the version, compiler, OpenMP, threads and kernel set; return them as a dict."""
+    """Report the version, compiler, OpenMP, threads and kernel set.
+
+    Parameters
+    ----------
+    print_out : bool, default True
+        Print the report, one ``key: value`` line each.
+
+    Returns
+    -------
+    dict
+        The same facts: "xentfast", "python", "numpy", "machine", "compiler",
+        "openmp", "threads", "usable cores", "kernel set" ("baseline",
+        "avx2-fma" or "avx512") and "cpu has avx2+fma".
+
+    See Also
+    --------
+    get_num_threads
+
+    Examples
+    --------
+    >>> import xentfast
+    >>> config = xentfast.show_config(print_out=False)
+    >>> config["kernel set"] in ("baseline", "avx2-fma", "avx512")
+    True
+    """
     config = {
         "xentfast": __version__,
         "python": sys.version.split()[0],

@@ -219,6 +219,20 @@ cdef void tile_product(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_
 
 # --- a pass: chunks, groups, threads ------------------------------------------
 
+cdef inline Pass whole_pass(const Problem* P, Mode mode, const double* w, bint want_grad,
+                            bint want_hess, bint keep_curvature) noexcept nogil:
+    # A question about every sample (a mini-batch's Pass sets rows and n_rows).
+    cdef Pass Q
+    Q.mode = mode
+    Q.w = w
+    Q.rows = NULL
+    Q.n_rows = P.n_samples
+    Q.want_grad = want_grad
+    Q.want_hess = want_hess
+    Q.keep_curvature = keep_curvature
+    return Q
+
+
 cdef inline Py_ssize_t chunk_count(const Problem* P, Py_ssize_t n_rows) noexcept nogil:
     return clamp(n_rows // MIN_CHUNK_ROWS, 1, P.max_chunks)
 
@@ -477,13 +491,10 @@ cdef class InMemoryObjective(Objective):
             with gil:
                 raise RuntimeError("evaluate: the Hessian or curvature buffers were not "
                                    "reserved, or curvature was asked of a mini-batch")
-        Q.mode = EVALUATE
-        Q.w = w
-        Q.rows = rows
-        Q.n_rows = n_rows if rows != NULL else P.n_samples
-        Q.want_grad = grad != NULL
-        Q.want_hess = hess != NULL
-        Q.keep_curvature = keep_curvature
+        Q = whole_pass(P, EVALUATE, w, grad != NULL, hess != NULL, keep_curvature)
+        if rows != NULL:
+            Q.rows = rows
+            Q.n_rows = n_rows
         run_pass(P, &Q)
         sums = P.slots
         weight_sum = sums[size + 1]
@@ -510,13 +521,7 @@ cdef class InMemoryObjective(Objective):
         if P.curvature == NULL:
             with gil:
                 raise RuntimeError("hessian_product: call evaluate(keep_curvature) first")
-        Q.mode = HESSIAN_PRODUCT
-        Q.w = v
-        Q.rows = NULL
-        Q.n_rows = P.n_samples
-        Q.want_grad = True
-        Q.want_hess = False
-        Q.keep_curvature = False
+        Q = whole_pass(P, HESSIAN_PRODUCT, v, True, False, False)
         run_pass(P, &Q)
         sums = P.slots
         finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], P.alpha, v, out)
@@ -527,13 +532,7 @@ cdef class InMemoryObjective(Objective):
         cdef Problem* P = &self.problem
         cdef Pass Q
         cdef double* sums
-        Q.mode = GRAM_PRODUCT
-        Q.w = v
-        Q.rows = NULL
-        Q.n_rows = P.n_samples
-        Q.want_grad = True
-        Q.want_hess = False
-        Q.keep_curvature = False
+        Q = whole_pass(P, GRAM_PRODUCT, v, True, False, False)
         run_pass(P, &Q)
         sums = P.slots
         finish_gradient(P, sums, 1.0 / sums[P.slot_size - 1], 0.0, v, out)
@@ -552,13 +551,7 @@ cdef class InMemoryObjective(Objective):
         cdef double[:, ::1] hess
         if want_hess:
             self.reserve_hessian()
-        Q.mode = EVALUATE
-        Q.w = &wv[0]
-        Q.rows = NULL
-        Q.n_rows = P.n_samples
-        Q.want_grad = want_grad
-        Q.want_hess = want_hess
-        Q.keep_curvature = False
+        Q = whole_pass(P, EVALUATE, &wv[0], want_grad, want_hess, False)
         with nogil:
             run_pass(P, &Q)
         grad_sum = hess_sum = None
@@ -579,18 +572,10 @@ cdef class InMemoryObjective(Objective):
         cdef double[::1] out = np.empty(self.n_params)
         cdef Pass Q
         self.reserve_curvature()
-        Q.mode = EVALUATE
-        Q.w = &wv[0]
-        Q.rows = NULL
-        Q.n_rows = P.n_samples
-        Q.want_grad = False
-        Q.want_hess = False
-        Q.keep_curvature = True
+        Q = whole_pass(P, EVALUATE, &wv[0], False, False, True)
         with nogil:
             run_pass(P, &Q)
-        Q.mode = HESSIAN_PRODUCT
-        Q.w = &vv[0]
-        Q.keep_curvature = False
+        Q = whole_pass(P, HESSIAN_PRODUCT, &vv[0], True, False, False)
         with nogil:
             run_pass(P, &Q)
         finish_gradient(P, P.slots, 1.0, 0.0, &vv[0], &out[0])

@@ -12,7 +12,7 @@
 # The penalised objective is F = f + l1 ||coef||₁ with f = Σ s_i CE_i / Σ s_i +
 # α/2 ||coef||² (α the objective's L2 strength); only binary models, with or
 # without an intercept.
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, NAN
 from libc.stdint cimport int32_t, int64_t
 
 cdef enum:
@@ -257,9 +257,15 @@ def coordinate_newton(InMemoryObjective objective, double[::1] w, double l1, col
                 if w[j] != 0.0 or fabs(g[j]) > l1 - margin:
                     active[n_active] = j
                     n_active += 1
-            if not grad_max == grad_max:
-                grad_max = INFINITY
+            for j in range(d):
+                if (g[j] - g[j]) != 0.0 or (h[j] - h[j]) != 0.0:
+                    # nan or inf in X (the margins did not see it unless its coefficient
+                    # was nonzero): report nan as the objective, so the caller checks X.
+                    F = grad_max = NAN
+                    break
             progress.record(it, F, grad_max)
+            if grad_max != grad_max:
+                break
             if grad_max <= tol or it >= max_iter:
                 break
             margin = min(grad_max, 0.5 * l1) if l1 > 0.0 else INFINITY

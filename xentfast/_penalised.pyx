@@ -26,8 +26,9 @@ import numpy as np
 
 from xentfast._objective cimport Objective
 from xentfast._solvers cimport Progress
-from xentfast._solver_common cimport (vdot, max_abs, vcopy, step_to, within_rounding,
-                                      evaluate, LOSS_ROUNDING, ARMIJO, MAX_BACKTRACKS)
+from xentfast._solver_common cimport (vdot, vcopy, step_to, within_rounding, evaluate,
+                                      is_coefficient, l1_norm, newton_line_search,
+                                      MAX_BACKTRACKS)
 
 cdef enum:
     MAX_CD_SWEEPS = 1000
@@ -36,22 +37,8 @@ cdef double CD_TOLERANCE = 1e-8   # sweeps stop when no coordinate moves by more
                                   # share of the whole step (both in the H-norm)
 
 
-cdef inline bint is_coefficient(Objective f, Py_ssize_t j) noexcept nogil:
-    # Parameters are k rows of (n_features coefficients, then the intercept).
-    return j % (f.n_features + f.fit_intercept) < f.n_features
-
-
 cdef inline double soft_threshold(double x, double t) noexcept nogil:
     return x - t if x > t else (x + t if x < -t else 0.0)
-
-
-cdef double l1_norm(Objective f, const double* w) noexcept nogil:
-    cdef double total = 0.0
-    cdef Py_ssize_t j
-    for j in range(f.n_params):
-        if is_coefficient(f, j):
-            total += fabs(w[j])
-    return total
 
 
 cdef double subgradient_max(Objective f, const double* w, const double* grad,
@@ -119,12 +106,11 @@ cdef void minimise_model(Objective f, const double* hess, const double* grad,
 def proximal_newton(Objective f, double[::1] w, double l1, Py_ssize_t max_iter, double tol,
                     Progress progress):
     """Proximal Newton from w (updated in place); returns (n_iter, subgradient max)."""
-    cdef Py_ssize_t p = f.n_params, it = 0, tries, j
+    cdef Py_ssize_t p = f.n_params, it = 0, j
     cdef double[::1] grad = np.empty(p), trial = np.empty(p), trial_grad = np.empty(p)
     cdef double[::1] z = np.empty(p), q = np.empty(p), direction = np.empty(p)
     cdef double[:, ::1] hess = np.empty((p, p)), trial_hess = np.empty((p, p))
-    cdef double smooth, trial_smooth, F, trial_F, grad_max, decrease, step
-    cdef bint sufficient
+    cdef double smooth, F, trial_F, grad_max, decrease
     with nogil:
         evaluate(f, &w[0], &smooth, &grad[0], &hess[0, 0], False)
         F = smooth + l1 * l1_norm(f, &w[0])
@@ -140,26 +126,9 @@ def proximal_newton(Objective f, double[::1] w, double l1, Py_ssize_t max_iter, 
                                                                  - l1_norm(f, &w[0]))
             if not decrease < 0.0:
                 break
-            step = 1.0
-            step_to(&trial[0], &w[0], step, &direction[0], p)
-            evaluate(f, &trial[0], &trial_smooth, &trial_grad[0], &trial_hess[0, 0], False)
-            trial_F = trial_smooth + l1 * l1_norm(f, &trial[0])
-            tries = 0
-            while True:
-                sufficient = (trial_F <= F + ARMIJO * step * decrease
-                              or (-decrease <= LOSS_ROUNDING * fabs(F)
-                                  and within_rounding(trial_F, F)))
-                if sufficient or tries >= MAX_BACKTRACKS:
-                    break
-                step *= 0.5
-                tries += 1
-                step_to(&trial[0], &w[0], step, &direction[0], p)
-                evaluate(f, &trial[0], &trial_smooth, NULL, NULL, False)
-                trial_F = trial_smooth + l1 * l1_norm(f, &trial[0])
-            if not sufficient:
+            if not newton_line_search(f, &w[0], &direction[0], decrease, F, l1, &trial[0],
+                                      &trial_F, &trial_grad[0], &trial_hess[0, 0]):
                 break  # no decrease is possible at this precision
-            if tries > 0:
-                evaluate(f, &trial[0], &trial_smooth, &trial_grad[0], &trial_hess[0, 0], False)
             vcopy(&w[0], &trial[0], p)
             vcopy(&grad[0], &trial_grad[0], p)
             vcopy(&hess[0, 0], &trial_hess[0, 0], p * p)

@@ -69,3 +69,53 @@ cdef inline int evaluate(Objective f, const double* w, double* loss, double* gra
     return check_signals()
 
 
+
+
+cdef inline bint is_coefficient(Objective f, Py_ssize_t j) noexcept nogil:
+    # Parameters are k rows of (n_features coefficients, then the intercept).
+    return j % (f.n_features + f.fit_intercept) < f.n_features
+
+
+cdef inline double l1_norm(Objective f, const double* w) noexcept nogil:
+    # ||coef||₁ (the intercepts are not penalised)
+    cdef double total = 0.0
+    cdef Py_ssize_t j
+    for j in range(f.n_params):
+        if is_coefficient(f, j):
+            total += fabs(w[j])
+    return total
+
+
+cdef inline int newton_line_search(Objective f, const double* w, const double* direction,
+                                   double decrease, double F, double l1, double* trial,
+                                   double* trial_F, double* trial_grad,
+                                   double* trial_hess) except -1 nogil:
+    # The search along a (proximal) Newton direction of F = f + l1 ||coef||₁, whose
+    # model predicts the first-order change ``decrease`` (< 0).  The unit step is
+    # evaluated with its gradient and Hessian (so an accepted unit step costs one
+    # pass in all); a step that does not decrease F by ARMIJO·step·decrease is
+    # halved (loss-only passes), and the accepted point's gradient and Hessian are
+    # formed last.  Returns 1 when a step was accepted (its point, F, gradient and
+    # Hessian in the trial buffers), 0 when none decreases F at this precision.
+    cdef Py_ssize_t p = f.n_params, tries = 0
+    cdef double step = 1.0, smooth
+    cdef bint sufficient
+    step_to(trial, w, step, direction, p)
+    evaluate(f, trial, &smooth, trial_grad, trial_hess, False)
+    trial_F[0] = smooth + (l1 * l1_norm(f, trial) if l1 > 0.0 else 0.0)
+    while True:
+        sufficient = (trial_F[0] <= F + ARMIJO * step * decrease
+                      or (-decrease <= LOSS_ROUNDING * fabs(F)
+                          and within_rounding(trial_F[0], F)))
+        if sufficient or tries >= MAX_BACKTRACKS:
+            break
+        step *= 0.5
+        tries += 1
+        step_to(trial, w, step, direction, p)
+        evaluate(f, trial, &smooth, NULL, NULL, False)
+        trial_F[0] = smooth + (l1 * l1_norm(f, trial) if l1 > 0.0 else 0.0)
+    if not sufficient:
+        return 0
+    if tries > 0:
+        evaluate(f, trial, &smooth, trial_grad, trial_hess, False)
+    return 1

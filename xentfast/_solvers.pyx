@@ -26,8 +26,8 @@ import numpy as np
 
 from xentfast._objective cimport Objective
 from xentfast._solver_common cimport (vdot, max_abs, vcopy, step_to, within_rounding,
-                                      check_signals, evaluate, LOSS_ROUNDING, ARMIJO,
-                                      MAX_BACKTRACKS)
+                                      check_signals, evaluate, newton_line_search,
+                                      LOSS_ROUNDING, ARMIJO, MAX_BACKTRACKS)
 
 cdef enum:
     LBFGS_MEMORY = 10
@@ -410,13 +410,12 @@ def newton(Objective f, double[::1] w, Py_ssize_t max_iter, double tol, Progress
     step also forms the gradient and Hessian there, so an accepted unit step
     costs one pass in all.
     """
-    cdef Py_ssize_t p = f.n_params, it = 0, tries
+    cdef Py_ssize_t p = f.n_params, it = 0
     cdef double[::1] grad = np.empty(p), trial = np.empty(p), trial_grad = np.empty(p)
     cdef double[::1] direction = np.empty(p)
     cdef double[:, ::1] hess = np.empty((p, p)), trial_hess = np.empty((p, p))
     cdef double[:, ::1] factor = np.empty((p, p))
-    cdef double loss, trial_loss, grad_max, slope, step
-    cdef bint sufficient
+    cdef double loss, trial_loss, grad_max, slope
     with nogil:
         evaluate(f, &w[0], &loss, &grad[0], &hess[0, 0], False)
         grad_max = max_abs(&grad[0], p)
@@ -428,24 +427,9 @@ def newton(Objective f, double[::1] w, Py_ssize_t max_iter, double tol, Progress
             slope = vdot(&grad[0], &direction[0], p)
             if not slope < 0.0:
                 break  # no descent direction at this precision
-            step = 1.0
-            step_to(&trial[0], &w[0], step, &direction[0], p)
-            evaluate(f, &trial[0], &trial_loss, &trial_grad[0], &trial_hess[0, 0], False)
-            tries = 0
-            while True:
-                sufficient = (trial_loss <= loss + ARMIJO * step * slope
-                              or (-slope <= LOSS_ROUNDING * fabs(loss)
-                                  and within_rounding(trial_loss, loss)))
-                if sufficient or tries >= MAX_BACKTRACKS:
-                    break
-                step *= 0.5
-                tries += 1
-                step_to(&trial[0], &w[0], step, &direction[0], p)
-                evaluate(f, &trial[0], &trial_loss, NULL, NULL, False)
-            if not sufficient:
+            if not newton_line_search(f, &w[0], &direction[0], slope, loss, 0.0, &trial[0],
+                                      &trial_loss, &trial_grad[0], &trial_hess[0, 0]):
                 break  # no decrease is possible at this precision: stop, not spin
-            if tries > 0:
-                evaluate(f, &trial[0], &trial_loss, &trial_grad[0], &trial_hess[0, 0], False)
             vcopy(&w[0], &trial[0], p)
             vcopy(&grad[0], &trial_grad[0], p)
             vcopy(&hess[0, 0], &trial_hess[0, 0], p * p)

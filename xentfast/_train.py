@@ -9,7 +9,8 @@ with --nnz-per-row ones per row (e.g. --n-samples 500000 --n-features 20000).
 (standardised; no download), when scikit-learn is installed.
 
 A progress bar on one line shows the iteration, loss, gradient max-norm and
-rows/s.  The summary gives the accuracy, the time per iteration, and the
+rows/s; when stderr is not a terminal, a plain line every --progress-every
+iterations does instead.  The summary gives the accuracy, the time per iteration, and the
 same number of iterations of plain NumPy gradient descent
 (``reference.logistic_gradient_descent``).  ``--plot FILE.png`` draws both
 loss curves with matplotlib, if it is installed.
@@ -81,6 +82,10 @@ def add_arguments(parser):
                         help="stored entries per row of --data sparse (default: %(default)s)")
     parser.add_argument("--plot", metavar="FILE.png", default=None,
                         help="draw the loss curves into this file (needs matplotlib)")
+    parser.add_argument("--progress-every", type=_int_at_least(0), default=10, metavar="N",
+                        help="where stderr is not a terminal: a progress line every N "
+                             "iterations, 0 for none (on a terminal a live bar is drawn) "
+                             "(default: %(default)s)")
     parser.add_argument("--dask", action="store_true",
                         help="fit on a Dask LocalCluster and compare with the in-memory fit "
                              '(needs pip install "xentfast[dask]")')
@@ -122,31 +127,47 @@ def predict(coef, n_features, X):
 # --- progress -------------------------------------------------------------------
 
 class ProgressBar:
-    """The fit's callback: redraws one line (``\\r``) at most every ``interval`` s.
+    """The fit's callback: a live one-line bar on a terminal, plain lines elsewhere.
+
+    On a terminal it redraws one line (``\\r``) at most every ``interval`` s.
+    Anywhere else (a file, a pipe, a CI log) a bar drawn with ``\\r`` would
+    pile up as one long line, so it writes a line every ``every`` iterations
+    and one for the last, or nothing with ``every=0``.  ``terminal`` overrides
+    ``stream.isatty()``.
 
     Times count from the first report, so the solver's setup (e.g. the 1/L
     estimate of gd) is left out.  rows/s counts one pass over the rows per
     iteration (the extra passes of line searches are not counted).
     """
 
-    def __init__(self, max_iter, n_rows, stream=None, interval=0.1, width=24):
+    def __init__(self, max_iter, n_rows, stream=None, interval=0.1, width=24, every=10,
+                 terminal=None):
         self.max_iter = max(max_iter, 1)
         self.n_rows = n_rows
         self.stream = sys.stderr if stream is None else stream
         self.interval = interval
         self.width = width
+        self.every = every
+        if terminal is None:
+            isatty = getattr(self.stream, "isatty", None)
+            terminal = bool(isatty and isatty())
+        self.terminal = terminal
         self.first = None      # (iteration, time) of the first report
         self.last = None       # (iteration, loss, grad_max, time) of the latest
         self.last_draw = -np.inf
+        self.last_line = None  # the iteration of the latest plain line
 
     def __call__(self, iteration, loss, grad_max):
         now = time.perf_counter()
         if self.first is None:
             self.first = (iteration, now)
         self.last = (iteration, loss, grad_max, now)
-        if now - self.last_draw >= self.interval:
-            self.last_draw = now
-            self.draw()
+        if self.terminal:
+            if now - self.last_draw >= self.interval:
+                self.last_draw = now
+                self.draw()
+        elif self.every > 0 and iteration % self.every == 0:
+            self.write_line()
 
     def seconds_per_iteration(self):
         """Mean time between reports, or nan before two reports."""
@@ -154,21 +175,34 @@ class ProgressBar:
             return np.nan
         return (self.last[3] - self.first[1]) / (self.last[0] - self.first[0])
 
-    def draw(self):
+    def status(self, with_bar):
         iteration, loss, grad_max, _ = self.last
-        filled = int(self.width * min(iteration / self.max_iter, 1.0))
-        bar = "#" * filled + "." * (self.width - filled)
         seconds = self.seconds_per_iteration()
         rate = f"{self.n_rows / seconds:9.3g}" if seconds > 0 else f"{'-':>9}"
-        self.stream.write(f"\r{iteration:5d}/{self.max_iter} [{bar}] loss {loss:.8f}  "
-                          f"|grad|max {grad_max:.2e}  {rate} rows/s ")
+        bar = ""
+        if with_bar:
+            filled = int(self.width * min(iteration / self.max_iter, 1.0))
+            bar = " [" + "#" * filled + "." * (self.width - filled) + "]"
+        return (f"{iteration:5d}/{self.max_iter}{bar} loss {loss:.8f}  "
+                f"|grad|max {grad_max:.2e}  {rate} rows/s")
+
+    def draw(self):
+        self.stream.write(f"\r{self.status(with_bar=True)} ")
+        self.stream.flush()
+
+    def write_line(self):
+        self.last_line = self.last[0]
+        self.stream.write(self.status(with_bar=False) + "\n")
         self.stream.flush()
 
     def finish(self):
-        if self.last is not None:
-            self.draw()
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.terminal:
+            if self.last is not None:
+                self.draw()
+            self.stream.write("\n")
+            self.stream.flush()
+        elif self.every > 0 and self.last is not None and self.last_line != self.last[0]:
+            self.write_line()
 
 
 # --- the command ----------------------------------------------------------------
@@ -257,6 +291,9 @@ def run(args):
             print("--plot needs matplotlib, which is not installed "
                   "(pip install matplotlib); nothing was fitted", file=sys.stderr)
             return 2
+    if args.solver == "newton-cd" and args.classes > 2:
+        print("--solver newton-cd fits two classes only", file=sys.stderr)
+        return 2
     if args.threads is not None:
         xentfast.set_num_threads(args.threads)
     dtype = np.dtype(args.dtype)
@@ -307,7 +344,7 @@ def run(args):
           f"solver {args.solver}, {xentfast.get_num_threads()} thread(s)")
 
     sys.stdout.flush()  # the header before the progress bar (on stderr)
-    progress = ProgressBar(args.max_iter, n_samples)
+    progress = ProgressBar(args.max_iter, n_samples, every=args.progress_every)
     start = time.perf_counter()
     result = linear_model.fit_logistic(X, targets, rows, solver=args.solver,
                                        l1_ratio=args.l1_ratio, max_iter=args.max_iter,

@@ -29,29 +29,206 @@ def _elementwise(name, x, out):
 
 
 def sigmoid(x, out=None):
-    """The logistic function σ(x) = 1 / (1 + e^-x), elementwise.
+    r"""The logistic function σ(x) = 1 / (1 + e^-x), elementwise.
 
-    float32 and float64 keep their dtype; other real input becomes float64.
-    Accurate to 2 ulp (float64) and 1 ulp (float32); σ(±inf) = 1, 0.
+    The probability that a logistic model with logit ``x`` gives the positive
+    class.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers.  float32 and float64 keep their dtype; other real input
+        (ints, bools, float16, nested lists) is computed in float64.
+    out : ndarray, optional
+        Where to write the result: an array of x's shape and of the result's
+        dtype, writeable.  It is returned.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        σ(x), of x's shape and working dtype, in [0, 1]; a NumPy scalar for a
+        0-d ``x``.  ``out`` if it was given.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds no real numbers (complex, strings, objects) or ``out``
+        has another shape or dtype or is read-only.
+
+    See Also
+    --------
+    log_sigmoid : log σ(x), without underflow.
+
+    Notes
+    -----
+    .. math:: \sigma(x) = \frac{1}{1 + e^{-x}} = \frac{e^{x}}{1 + e^{x}}
+
+    The first form overflows e^-x for x below about -709 (float64).  xentfast
+    computes e = ``exp(-|x|)``, which never overflows, and returns 1 / (1 + e) for
+    x ≥ 0 and e / (1 + e) below: the numerator is chosen by a select, not a
+    branch, so the loop vectorises.  Within 2 ulp in float64 and 1 ulp in float32
+    (computed in float32 with error-free steps on the AVX2 and AVX-512 kernel sets,
+    in double and rounded once on the baseline).  σ(+inf) = 1, σ(-inf) = 0, nan
+    propagates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.sigmoid(np.array([-800.0, -1.0, 0.0, 1.0, 800.0]))
+    array([0.        , 0.26894142, 0.5       , 0.73105858, 1.        ])
+    >>> xentfast.sigmoid(np.float32(2.0))
+    np.float32(0.8807971)
     """
     return _elementwise("sigmoid", x, out)
 
 
 def log_sigmoid(x, out=None):
-    """log σ(x) = -log(1 + e^-x), elementwise, finite for every finite x."""
+    r"""log σ(x) = -log(1 + e^-x), elementwise, finite for every finite x.
+
+    The log-probability of the positive class under a logistic model; log σ(-x)
+    is that of the negative class.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers.  float32 and float64 keep their dtype; other real input
+        (ints, bools, float16, nested lists) is computed in float64.
+    out : ndarray, optional
+        Where to write the result: an array of x's shape and of the result's
+        dtype, writeable.  It is returned.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        log σ(x) ≤ 0, of x's shape and working dtype; a NumPy scalar for a 0-d
+        ``x``.  ``out`` if it was given.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds no real numbers or ``out`` does not fit.
+
+    See Also
+    --------
+    sigmoid, softplus : log σ(x) = -softplus(-x).
+
+    Notes
+    -----
+    .. math:: \log\sigma(x) = \min(x, 0) - \log\left(1 + e^{-|x|}\right)
+
+    ``log(sigmoid(x))`` underflows to -inf for x below about -745, and
+    ``-log1p(exp(-x))`` overflows there.  The form above never overflows
+    (``exp(-|x|) <= 1``) and has no cancellation: min(x, 0) and the log1p term have the same
+    sign.  Within 2 ulp in float64 and 1 ulp in float32.  log σ(+inf) = 0,
+    log σ(-inf) = -inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.log_sigmoid(np.array([-1000.0, 0.0, 40.0]))
+    array([-1.00000000e+03, -6.93147181e-01, -4.24835426e-18])
+    """
     return _elementwise("log_sigmoid", x, out)
 
 
 def softplus(x, out=None):
-    """log(1 + e^x), elementwise, without overflow."""
+    r"""softplus(x) = log(1 + e^x), elementwise, without overflow.
+
+    The smooth approximation of max(x, 0), and the loss -log σ(-x) of a logistic
+    model's negative class.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers.  float32 and float64 keep their dtype; other real input
+        (ints, bools, float16, nested lists) is computed in float64.
+    out : ndarray, optional
+        Where to write the result: an array of x's shape and of the result's
+        dtype, writeable.  It is returned.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        log(1 + e^x) > 0, of x's shape and working dtype; a NumPy scalar for a
+        0-d ``x``.  ``out`` if it was given.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds no real numbers or ``out`` does not fit.
+
+    See Also
+    --------
+    log_sigmoid : softplus(x) = -log_sigmoid(-x).
+
+    Notes
+    -----
+    .. math:: \operatorname{softplus}(x) = \max(x, 0) + \log\left(1 + e^{-|x|}\right)
+
+    e^x overflows for x above about 709 (float64); ``exp(-|x|)`` never does, and both
+    terms are non-negative, so nothing cancels.  Within 2 ulp in float64 and
+    1 ulp in float32.  softplus(+inf) = +inf, softplus(-inf) = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.softplus(np.array([-40.0, 0.0, 1000.0]))
+    array([4.24835426e-18, 6.93147181e-01, 1.00000000e+03])
+    """
     return _elementwise("softplus", x, out)
 
 
 def logsumexp(x, axis=-1):
-    """log Σ e^x along ``axis`` (None: all elements).
+    r"""log Σ e^x along an axis.
 
-    A slice with nan gives nan, with +inf gives +inf; an empty slice or one of
-    only -inf gives -inf.
+    The log-normaliser of a softmax model: log_softmax(x) = x - logsumexp(x).
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers.  float32 and float64 keep their dtype; other real input
+        (ints, bools, float16, nested lists) is computed in float64.
+    axis : int or None, default -1
+        The axis along which the classes lie; None takes all elements as one
+        slice.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The input's shape without ``axis`` (a NumPy scalar when that is 0-d),
+        in the working dtype.  An empty slice gives -inf.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds no real numbers or ``axis`` is out of range.
+
+    See Also
+    --------
+    softmax, log_softmax
+
+    Notes
+    -----
+    .. math:: \log\sum_j e^{x_j} = m + \log\left(1 + \sum_{j \ne j^*} e^{x_j - m}\right),
+       \qquad m = x_{j^*} = \max_j x_j
+
+    Shifting by the max keeps every exponent ≤ 0, so nothing overflows; leaving
+    the max out of the sum and taking log1p of the rest is more accurate than
+    the log of the full sum when one term dominates (Blanchard, Higham and
+    Higham, 2021).  A slice with nan gives nan, with +inf gives +inf; an empty
+    slice or one of only -inf gives -inf.  Sums are accumulated in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.logsumexp(np.array([1000.0, 1000.0]))
+    np.float64(1000.6931471805599)
+    >>> xentfast.logsumexp(np.zeros((2, 4)), axis=1)
+    array([1.38629436, 1.38629436])
     """
     x = _checks.as_real_array(x, "x")
     axis = _checks.normalize_axis(axis, x.ndim)
@@ -77,14 +254,108 @@ def _normalise(x, axis, out, take_log):
 
 
 def softmax(x, axis=-1, out=None):
-    """e^x / Σ e^x along ``axis``.
+    r"""The softmax e^x / Σ e^x along an axis.
 
-    ±inf give the limits: a slice with exactly one +inf is one-hot there.  A
-    slice with nan, with two or more +inf, or of only -inf has no limit: nan.
+    The class probabilities of a softmax (multinomial logistic) model with
+    logits ``x``.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers.  float32 and float64 keep their dtype; other real input
+        (ints, bools, float16, nested lists) is computed in float64.
+    axis : int or None, default -1
+        The axis along which the classes lie; None takes all elements as one
+        slice.
+    out : ndarray, optional
+        Where to write the result: an array of x's shape and of the result's
+        dtype, writeable.  It is returned.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        Probabilities of x's shape and working dtype, summing to 1 along
+        ``axis``; a NumPy scalar for a 0-d ``x``.  ``out`` if it was given.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds no real numbers, ``axis`` is out of range, or ``out``
+        does not fit.
+
+    See Also
+    --------
+    log_softmax, logsumexp, softmax_cross_entropy
+
+    Notes
+    -----
+    .. math:: \operatorname{softmax}(x)_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}},
+       \qquad m = \max_j x_j
+
+    Shifting by the max changes nothing mathematically and keeps every exponent
+    ≤ 0, so nothing overflows.  Infinities give the limits: a slice with exactly
+    one +inf is one-hot there.  A slice with nan, with two or more +inf, or of
+    only -inf has no limit and gives nan.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.softmax(np.array([1.0, 2.0, 3.0]))
+    array([0.09003057, 0.24472847, 0.66524096])
+    >>> xentfast.softmax(np.array([1e4, 0.0, -np.inf]))
+    array([1., 0., 0.])
     """
     return _normalise(x, axis, out, take_log=False)
 
 
 def log_softmax(x, axis=-1, out=None):
-    """x - logsumexp(x) along ``axis``, with the limits and nan rules of ``softmax``."""
+    r"""log softmax(x) = x - logsumexp(x) along an axis.
+
+    The log-probabilities of a softmax model, exact where softmax underflows.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers.  float32 and float64 keep their dtype; other real input
+        (ints, bools, float16, nested lists) is computed in float64.
+    axis : int or None, default -1
+        The axis along which the classes lie; None takes all elements as one
+        slice.
+    out : ndarray, optional
+        Where to write the result: an array of x's shape and of the result's
+        dtype, writeable.  It is returned.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        Log-probabilities ≤ 0 of x's shape and working dtype; a NumPy scalar
+        for a 0-d ``x``.  ``out`` if it was given.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds no real numbers, ``axis`` is out of range, or ``out``
+        does not fit.
+
+    See Also
+    --------
+    softmax, logsumexp
+
+    Notes
+    -----
+    .. math:: \log\operatorname{softmax}(x)_i = (x_i - m) - \log\left(1 + \sum_{j \ne j^*}
+       e^{x_j - m}\right)
+
+    with m the max at j*, as in :func:`logsumexp`.  ``log(softmax(x))`` gives
+    -inf where softmax underflows to 0; this form stays finite.  The limits and
+    nan rules are those of :func:`softmax`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.log_softmax(np.array([0.0, 1000.0]))
+    array([-1000.,     0.])
+    """
     return _normalise(x, axis, out, take_log=True)

@@ -199,14 +199,84 @@ def make_objective(X, targets, n_classes, sample_weight=None, alpha=0.0, fit_int
 
 
 def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_intercept=True):
-    """The regularised mean cross-entropy of a logistic or softmax model, and its gradient.
+    r"""The regularised mean cross-entropy of a logistic or softmax model, and its gradient.
 
-    Binary: w has shape (d,), or (d+1,) with the intercept last; y in [0, 1],
-    shape (n,).  Multinomial: w has shape (k, d), or (k, d+1) with the
-    intercept in the last column; y holds class indices 0..k-1.  Returns
-    (loss, grad) with grad of w's shape, from one pass over X (dense float32
-    or float64 in C or F order, never copied; or scipy.sparse), accumulated in
-    float64.
+    The objective that :class:`LogisticRegression` minimises, at parameters
+    ``w``, from one pass over ``X``.
+
+    Parameters
+    ----------
+    w : array_like
+        Binary (logistic) model: shape (d,), or (d + 1,) with the intercept last.
+        Multinomial (softmax) model: shape (k, d), or (k, d + 1) with the
+        intercepts in the last column, k ≥ 2.  Converted to float64.
+    X : array_like or scipy.sparse matrix
+        The samples, shape (n, d), finite.  Dense float32 or float64 in C or F
+        order is read as it is (never copied); other dense input is converted;
+        sparse X is read in CSR form.
+    y : array_like
+        Binary: targets in [0, 1] of shape (n,).  Multinomial: class indices
+        0 … k - 1 of shape (n,) (an integer dtype).
+    sample_weight : array_like, optional
+        Weights ≥ 0 of shape (n,) (or a scalar), not all 0.
+    alpha : float, default 0.0
+        The L2 penalty α ≥ 0 on the coefficients (not on the intercept).
+    fit_intercept : bool, default True
+        Whether ``w`` holds intercepts.
+
+    Returns
+    -------
+    loss : numpy.float64
+        The objective.  Always float64, whatever X's dtype: the parameters and
+        the gradient are float64, and like every loss of xentfast the loss has
+        its gradient's dtype.
+    grad : ndarray
+        The gradient with respect to ``w``, float64, of w's shape.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D, empty, or holds nan or inf; w's shape does not fit X
+        (the expected shape is named); y has the wrong shape, lies outside
+        [0, 1] (binary) or holds class indices outside [0, k) (multinomial);
+        sample weights are negative, not finite or all 0; or alpha is negative
+        or not finite.
+
+    See Also
+    --------
+    LogisticRegression, binary_cross_entropy_with_logits, softmax_cross_entropy
+
+    Notes
+    -----
+    .. math::
+
+       f(w) = \frac{\sum_i s_i\, \mathrm{CE}_i}{\sum_i s_i}
+              + \frac{\alpha}{2} \lVert \mathrm{coef} \rVert^2,
+       \qquad
+       \nabla_{\mathrm{coef}} f = \frac{X^\top \operatorname{diag}(s)\,(\hat{y} - y)}{\sum_i s_i}
+              + \alpha\, \mathrm{coef}
+
+    with CE_i the cross-entropy of sample i and ŷ = σ(X coefᵀ + b) (binary) or
+    softmax(X coefᵀ + b) (multinomial).  This is scikit-learn's objective with
+    C = 1 / (α Σ s_i).  The per-sample losses use the cancellation-free forms of
+    :func:`binary_cross_entropy_with_logits` and :func:`softmax_cross_entropy`,
+    so extreme logits give finite losses and exact gradients.  X is read once,
+    in tiles of rows: each tile's logits, residuals and gradient contributions
+    are formed while it is in cache.  The rows are split into a fixed number of
+    chunks whose float64 sums are added in a fixed order, so the result does
+    not depend on the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    >>> y = np.array([0.0, 1.0, 1.0, 0.0])
+    >>> loss, grad = xentfast.logistic_loss_and_grad(np.zeros(3), X, y)
+    >>> loss                                   # log 2 at w = 0
+    np.float64(0.6931471805599453)
+    >>> grad                                   # (coef_1, coef_2, intercept)
+    array([-0.25,  0.  ,  0.  ])
     """
     X = _prepare_X(X)
     n_samples, n_features = X.shape
@@ -218,7 +288,7 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
     loss, grad = objective.loss_and_grad(w)
     if not (np.isfinite(loss) and np.isfinite(grad).all()):
         _check_X_finite(X)  # nan or inf in X shows up here, without a pass of its own
-    return float(loss), grad.reshape(w.shape)
+    return np.float64(loss), grad.reshape(w.shape)
 
 
 # --- fitting ------------------------------------------------------------------
@@ -356,8 +426,9 @@ def run_solver(objective, w, solver, *, l1=0.0, learning_rate="auto", max_iter=1
         step = 1.0 / bound if bound > 0 else 1.0
     if solver == "newton-cd":
         if objective.n_classes != 1 or columns is None:
-            raise ValueError("solver='newton-cd' fits binary models on data in memory; "
-                             "use 'newton' or 'nesterov' for multinomial ones")
+            raise ValueError("Only binary classification is supported by solver='newton-cd' "
+                             "(on data in memory); use 'newton' or 'nesterov' for multinomial "
+                             "models")
         n_iter, grad_max = _linear.coordinate_newton(objective, w, l1, columns(), max_iter,
                                                      tol, progress)
     elif l1 > 0:

@@ -75,41 +75,123 @@ except ImportError:
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
-    """Logistic (two classes) or softmax (k > 2 classes) regression.
+    r"""Logistic (two classes) or softmax (k > 2 classes) regression.
 
-    Minimises the weighted mean cross-entropy plus ``alpha/2 ||coef||²`` (the
-    intercept is not penalised); this is scikit-learn's objective with
-    ``C = 1 / (alpha * sum of sample weights)``.
+    Fitted by xentfast's compiled solvers, which read X once per pass.  Follows
+    scikit-learn's conventions (``fit``, ``predict``, ``predict_proba``,
+    ``get_params``, ...) and passes its ``check_estimator``; scikit-learn itself
+    stays optional.
 
     Parameters
     ----------
-    alpha : float >= 0
-        L2 penalty on the mean loss.  0 fits the article's unpenalised model;
-        on separable data the coefficients then grow until ``tol`` is met.
-    fit_intercept : bool
-    solver : {"lbfgs", "gd", "nesterov", "sgd"}
-        ``linear_model.SOLVERS``; lbfgs needs the fewest passes over X.
-    learning_rate : "auto" or float
-        Step of gd, nesterov and sgd; "auto" is 1/L with L bounded from the data.
-    max_iter : int
-        Iterations (epochs for sgd).
-    tol : float
-        Stop when the gradient's max-norm is at most tol (sgd: the relative
-        change of the epoch loss).
-    batch_size : int
-        Mini-batch rows for sgd.
-    random_state : None, int or numpy generator
-        Seeds the sgd shuffles.
-    verbose : int
-        > 0 prints the loss and gradient max-norm of every iteration.
+    alpha : float, default 0.0
+        The penalty α ≥ 0 on the mean loss.  0 fits the article's unpenalised
+        model; on separable data the coefficients then grow until ``tol`` is met.
+    l1_ratio : float, default 0.0
+        The share of the penalty that is L1, in [0, 1]: 0 is ridge (L2), 1 the
+        lasso, between them the elastic net.
+    fit_intercept : bool, default True
+        Whether to fit intercepts (they are not penalised).
+    solver : {"auto", "newton", "newton-cg", "newton-cd", "lbfgs", "gd", "nesterov", "sgd"}
+        "auto" (the default) takes "newton" up to 500 parameters, beyond that
+        "newton-cg", or with an L1 penalty "newton-cd" (binary) or "nesterov"
+        (multinomial); ``solver_`` says which ran.  "newton" is Newton's method
+        (proximal Newton with L1); "newton-cg" a trust-region truncated Newton;
+        "newton-cd" coordinate-wise proximal Newton for wide binary L1 models;
+        "lbfgs" L-BFGS; "gd" the article's gradient descent (ISTA with L1);
+        "nesterov" accelerated gradient (FISTA with L1); "sgd" mini-batches
+        reshuffled every epoch.
+    learning_rate : "auto" or float, default "auto"
+        The step of gd, nesterov and sgd.  "auto" is 1/L, with L an upper bound
+        of the gradient's Lipschitz constant computed from the data (gd also
+        backtracks); a float is applied exactly as given.
+    max_iter : int, default 100
+        The most iterations (epochs for sgd).
+    tol : float, default 1e-4
+        Stop when the gradient's max-norm (with L1: the smallest subgradient's)
+        is at most ``tol`` (sgd: when the relative change of the epoch loss is).
+    batch_size : int, default 256
+        Rows per mini-batch of sgd.
+    class_weight : None, "balanced" or dict, default None
+        Weights of the classes, multiplied into the sample weights as
+        scikit-learn does ("balanced": n / (k · the weight of each class)).
+    warm_start : bool, default False
+        Start a refit from the fitted ``coef_`` and ``intercept_``.
+    random_state : None, int or numpy.random.Generator, default None
+        Seeds sgd's shuffles.
+    verbose : int, default 0
+        > 0 prints the loss and the gradient's max-norm at every iteration.
 
     Attributes
     ----------
-    classes_, coef_ (1, d) or (k, d), intercept_ (1,) or (k,), n_iter_,
-    loss_curve_ (the objective at the start and after every iteration; for
-    sgd the mean mini-batch loss of every epoch), n_features_in_, and
-    feature_names_in_ after fitting a DataFrame with string column names
-    (with scikit-learn >= 1.6).
+    classes_ : ndarray of shape (n_classes,)
+        The class labels seen by ``fit``, sorted.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        The coefficients: one row for two classes (its logit favours
+        ``classes_[1]``), one per class otherwise.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        The intercepts (zeros without ``fit_intercept``).
+    n_iter_ : int
+        The iterations (epochs for sgd) that ``fit`` took.
+    loss_curve_ : ndarray
+        The objective at the start and after every iteration; for sgd, the mean
+        mini-batch loss of every epoch.
+    solver_ : str
+        The solver that ran ("auto" resolved).
+    n_features_in_ : int
+        The number of features seen by ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        The column names, after fitting a DataFrame with string column names
+        (with scikit-learn ≥ 1.6).
+
+    Raises
+    ------
+    ValueError
+        From ``fit``: an unknown ``solver``, a bad parameter value, X that is
+        not 2-D, empty or holds nan or inf, y of another length or with fewer
+        than 2 classes, or bad sample weights.
+        NotFittedError
+        From the prediction methods before ``fit``.
+
+    See Also
+    --------
+    logistic_loss_and_grad : the objective and its gradient.
+
+    Notes
+    -----
+    ``fit`` minimises
+
+    .. math::
+
+       \frac{\sum_i s_i\, \mathrm{CE}_i}{\sum_i s_i}
+       + \alpha \left(\rho \lVert \mathrm{coef} \rVert_1
+       + \frac{1 - \rho}{2} \lVert \mathrm{coef} \rVert^2\right),
+
+    with ρ = ``l1_ratio``: scikit-learn's objective with C = 1 / (α Σ s_i)
+    (for ρ = 0), where CE_i is the
+    cross-entropy of sample i under σ(x_i coefᵀ + b) (two classes) or
+    softmax(x_i coefᵀ + b) (more).  Every pass computes the loss and the
+    gradient together, with the cancellation-free forms of
+    :func:`binary_cross_entropy_with_logits` and :func:`softmax_cross_entropy`
+    (no nan or overflow at extreme logits).  Probabilities come from
+    :func:`sigmoid` and :func:`softmax`, log-probabilities from
+    :func:`log_sigmoid` and :func:`log_softmax`, so they are exact where the
+    probabilities round to 0 or 1.  A ``ConvergenceWarning`` says when a solver
+    stopped at ``max_iter`` before reaching ``tol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    >>> model = xentfast.LogisticRegression(alpha=0.01).fit(X, y)
+    >>> model.classes_, model.score(X, y)
+    (array([0, 1]), 1.0)
+    >>> np.round(model.predict_proba(X[:2]), 4)
+    array([[0.3545, 0.6455],
+           [0.2083, 0.7917]])
     """
 
     def __init__(self, alpha=0.0, l1_ratio=0.0, fit_intercept=True, solver="auto",
@@ -135,12 +217,35 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # sgd's step decays as 1/sqrt(epoch): within max_iter epochs it need not come
         # near the optimum when that is far from 0 (e.g. with extreme class weights).
         tags.classifier_tags.poor_score = self.solver == "sgd"
+        # newton-cd fits binary models only (as scikit-learn's liblinear).
+        tags.classifier_tags.multi_class = self.solver != "newton-cd"
         return tags
 
     # --- fitting -----------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None):
-        """Fit to X (n, d) and class labels y (n,); returns self."""
+        """Fit the model to samples ``X`` and class labels ``y``.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+            Finite real numbers; dense float32 and float64 are used as they are,
+            sparse X in CSR form.
+        y : array_like of shape (n_samples,)
+            Class labels of any sortable type, at least two distinct ones.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weights ≥ 0, not all 0.
+
+        Returns
+        -------
+        LogisticRegression
+            ``self``, fitted.
+
+        Raises
+        ------
+        ValueError
+            For a bad parameter, X or y (see the class's Raises).
+        """
         self._check_params()  # before the data checks: a typo fails fast
         if any(_is_dask_collection(a) for a in (X, y, sample_weight)):
             from xentfast import dask as xentfast_dask  # ImportError names the extra
@@ -257,7 +362,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # --- prediction --------------------------------------------------------
 
     def decision_function(self, X):
-        """The logits: (n,) for two classes (positive favours classes_[1]), else (n, k)."""
+        """The logits: X coefᵀ + intercept.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray
+            Shape (n_samples,) for two classes (positive favours ``classes_[1]``),
+            else (n_samples, n_classes).
+        """
         if _is_dask_collection(X):
             return _predict_lazily(self, "decision_function", X)
         X = self._check_X(X, reset=False)
@@ -266,7 +382,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return scores[:, 0] if self.classes_.size == 2 else scores
 
     def predict(self, X):
-        """The most probable class of every row of X."""
+        """The most probable class of every row of X.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         if _is_dask_collection(X):
             return _predict_lazily(self, "predict", X)
         scores = self.decision_function(X)
@@ -275,7 +401,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
-        """Class probabilities (n, n_classes), columns in the order of classes_."""
+        """The class probabilities: σ of the logit (two classes) or softmax of the logits.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; each row sums to 1.
+        """
         if _is_dask_collection(X):
             return _predict_lazily(self, "predict_proba", X)
         scores = self.decision_function(X)
@@ -284,7 +420,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return softmax(scores, axis=1)
 
     def predict_log_proba(self, X):
-        """log predict_proba, computed without forming the probabilities."""
+        """log ``predict_proba``, computed with log_sigmoid / log_softmax.
+
+        Exact where the probabilities round to 0 or 1 (``log(predict_proba(X))``
+        would give -inf there).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
         if _is_dask_collection(X):
             return _predict_lazily(self, "predict_log_proba", X)
         scores = self.decision_function(X)

@@ -28,10 +28,64 @@ def _as_loss(total, loss_buffer, dtype):
 
 
 def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
-    """-w (y log q + (1 - y) log(1 - q)) for probabilities q and targets y in [0, 1].
+    r"""The binary cross-entropy of probabilities: -w (y log q + (1 - y) log(1 - q)).
 
-    Exact logs, no clipping: 0 log 0 = 0, and the loss is +inf where the
-    observed outcome had probability 0.  ``weight`` broadcasts to probs' shape.
+    The loss of a model that gives probability ``q`` to the outcome 1 when the
+    target is ``y``.  Prefer :func:`binary_cross_entropy_with_logits` when the
+    logits are at hand: it is exact where q would round to 0 or 1.
+
+    Parameters
+    ----------
+    probs : array_like
+        The predicted probabilities q in [0, 1].  float32 and float64 keep their
+        dtype; other real input is computed in float64.
+    targets : array_like
+        Targets y in [0, 1] (soft targets allowed), of probs' shape.
+    weight : array_like, optional
+        Weights ≥ 0 broadcast to probs' shape; each loss is multiplied by its
+        weight.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "none" gives the per-element losses; "sum" their sum; "mean" their sum
+        divided by the sum of their weights (nan when that is 0, e.g. for empty
+        input).
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The loss in probs' working dtype: a NumPy scalar for "mean" and "sum",
+        an array of probs' shape for "none".
+
+    Raises
+    ------
+    ValueError
+        If probs or targets lie outside [0, 1] or are nan, the shapes do not
+        match (both are named), a weight is negative or not finite, or
+        ``reduction`` is unknown.
+
+    See Also
+    --------
+    binary_cross_entropy_with_logits
+
+    Notes
+    -----
+    .. math:: \ell(q, y) = -w \left(y \log q + (1 - y) \log(1 - q)\right)
+
+    Exact logs, no clipping: a term whose coefficient is 0 is 0 (so q = 0 with
+    y = 0 costs nothing), and the loss is +inf where the observed outcome had
+    probability 0.  log(1 - q) is computed from the exact split of 1 - q into
+    hi + lo, so it keeps its digits for tiny q.  Sums are accumulated in
+    float64 in fixed blocks whose sums are added with compensation, so results
+    do not depend on the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> xentfast.binary_cross_entropy(np.array([0.9, 0.2]), np.array([1.0, 0.0]),
+    ...                               reduction="none")
+    array([0.10536052, 0.22314355])
+    >>> xentfast.binary_cross_entropy(np.array([1.0]), np.array([0.0]))   # a sure miss
+    np.float64(inf)
     """
     inputs = _checks.prepare_binary_loss(probs, "probs", targets, weight, None, reduction)
     q = inputs.values
@@ -55,12 +109,82 @@ def _binary_denominator(reduction, weight_flat, size):
 
 def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight=None,
                                      reduction="mean", return_grad=False):
-    """-w (pos_weight y log σ(z) + (1 - y) log σ(-z)) for logits z, without cancellation.
+    r"""The binary cross-entropy of logits, without cancellation, and its gradient.
 
-    Targets may be soft, in [0, 1].  ``weight`` broadcasts to the logits' shape;
-    ``pos_weight`` too (a (k,) vector weights the classes along the last axis).
-    With ``return_grad=True`` returns (loss, gradient of that loss w.r.t. logits),
-    computed in the same pass.
+    The loss of a logistic model with logits z = x·θ + b for targets y:
+    -w (pos_weight y log σ(z) + (1 - y) log σ(-z)), finite for every finite z.
+
+    Parameters
+    ----------
+    logits : array_like
+        The logits z.  float32 and float64 keep their dtype; other real input
+        is computed in float64.
+    targets : array_like
+        Targets y in [0, 1] (soft targets allowed), of the logits' shape.
+    weight : array_like, optional
+        Weights ≥ 0 broadcast to the logits' shape; each loss is multiplied by
+        its weight.
+    pos_weight : array_like, optional
+        Weights ≥ 0 of the positive term, broadcast to the logits' shape (a
+        (k,) vector weights the classes along the last axis).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "none" gives the per-element losses; "sum" their sum; "mean" their sum
+        divided by the sum of their weights (nan when that is 0, e.g. for empty
+        input).
+    return_grad : bool, default False
+        Also return the gradient of the returned loss with respect to the
+        logits, computed in the same pass.
+
+    Returns
+    -------
+    loss : ndarray or NumPy scalar
+        The loss in the logits' working dtype: a NumPy scalar for "mean" and
+        "sum", an array of the logits' shape for "none".
+    grad : ndarray or NumPy scalar
+        Only with ``return_grad=True``: d loss / d logits, of the logits' shape.
+
+    Raises
+    ------
+    ValueError
+        If a target lies outside [0, 1] or is nan, the shapes do not match or
+        broadcast (both are named), a weight is negative or not finite, or
+        ``reduction`` is unknown.
+
+    See Also
+    --------
+    binary_cross_entropy, log_sigmoid, sigmoid
+
+    Notes
+    -----
+    .. math::
+
+       \ell(z, y) = -w \left(\mathrm{pw}\, y \log\sigma(z) + (1 - y) \log\sigma(-z)\right),
+       \qquad
+       \frac{\partial \ell}{\partial z}
+       = w \left((1 - y)\,\sigma(z) - \mathrm{pw}\, y\,\sigma(-z)\right)
+
+    which is w (σ(z) - y) without ``pos_weight``.  The textbook forms fail at
+    large ``|z|``: log(σ(z)) is -inf once σ(z) underflows, and softplus(z) - y
+    z cancels when the loss is small.  Here ``-log σ(±z) = log(1 + exp(-|z|)) ∓
+    min(±z, 0)`` share one exponential ``exp(-|z|) <= 1`` (it never overflows),
+    and σ(±z) are both formed from it without computing 1 - σ, so nothing
+    cancels: logits of ±800 or ±1e4 give finite losses and exact gradients.  A
+    term whose coefficient is 0 is 0 (z = -inf with y = 0 costs nothing).  Sums
+    are accumulated in float64 in fixed blocks whose sums are added with
+    compensation, so results do not depend on the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> z = np.array([-800.0, 0.0, 3.0])
+    >>> y = np.array([1.0, 1.0, 0.0])
+    >>> loss, grad = xentfast.binary_cross_entropy_with_logits(z, y, reduction="sum",
+    ...                                                        return_grad=True)
+    >>> loss
+    np.float64(803.7417345321336)
+    >>> grad                                               # σ(z) - y
+    array([-1.        , -0.5       ,  0.95257413])
     """
     # The kernels check that the targets lie in [0, 1] in their own pass.
     if (weight is None and pos_weight is None and reduction in ("mean", "sum")
@@ -98,7 +222,7 @@ def _is_plain_index_case(logits, targets):
             and logits.flags.c_contiguous and targets.flags.c_contiguous)
 
 
-def softmax_denominator(inputs):
+def _softmax_denominator(inputs):
     """The divisor of reduction="mean" for checked inputs (``_checks.prepare_softmax_loss``):
     Σ weight·class_weight[target] over samples not ignored (index targets), Σ weight
     (probability targets), or the number of samples without weights.  The Dask
@@ -121,14 +245,89 @@ def softmax_denominator(inputs):
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
                           label_smoothing=0.0, ignore_index=None, reduction="mean",
                           return_grad=False):
-    """Cross-entropy of a softmax model with logits (..., k).
+    r"""The cross-entropy of a softmax model with logits (..., k), and its gradient.
 
-    Targets are integer class indices of shape (...) or probabilities of shape
-    (..., k).  With label smoothing ε the target becomes (1 - ε) target + ε / k.
-    Per sample: -weight Σ_k class_weight[k] target[k] log_softmax(z)[k].  Samples
-    whose index is ``ignore_index`` give 0 loss and 0 gradient.  "mean" divides
-    by Σ weight·class_weight[target] over samples not ignored (index targets)
-    or by Σ weight (probability targets).
+    Per sample: -weight Σ_j class_weight[j] t_j log softmax(z)_j, for targets
+    given as class indices or as probabilities t.
+
+    Parameters
+    ----------
+    logits : array_like
+        Logits z of shape (..., k): classes on the last axis.  float32 and
+        float64 keep their dtype; other real input is computed in float64.
+    targets : array_like
+        Class indices of shape (...) (an integer dtype), or probabilities of
+        shape (..., k) (a float dtype) that sum to 1 along the last axis.
+    weight : array_like, optional
+        Per-sample weights ≥ 0 of shape (...).
+    class_weight : array_like, optional
+        Per-class weights ≥ 0 of shape (k,).
+    label_smoothing : float, default 0.0
+        ε in [0, 1]: the target becomes (1 - ε) t + ε / k.
+    ignore_index : int, optional
+        Samples whose class index is ``ignore_index`` give 0 loss and 0
+        gradient and do not count in "mean" (index targets only).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "none" gives the per-sample losses, of shape (...); "sum" their sum;
+        "mean" their sum divided by Σ weight · class_weight[target] over the
+        samples not ignored (index targets) or by Σ weight (probability
+        targets).  Without weights this is PyTorch's mean.
+    return_grad : bool, default False
+        Also return the gradient of the returned loss with respect to the
+        logits, computed in the same pass.
+
+    Returns
+    -------
+    loss : ndarray or NumPy scalar
+        The loss in the logits' working dtype: a NumPy scalar for "mean" and
+        "sum" (and for one sample with "none"), else an array of shape (...).
+    grad : ndarray
+        Only with ``return_grad=True``: d loss / d logits, of shape (..., k).
+
+    Raises
+    ------
+    ValueError
+        If a class index lies outside [0, k) and is not ``ignore_index``,
+        probabilities lie outside [0, 1], the shapes do not match (both are
+        named), a weight is negative or not finite, ``label_smoothing`` is
+        outside [0, 1], ``ignore_index`` is given with probability targets, or
+        ``reduction`` is unknown.
+
+    See Also
+    --------
+    softmax, log_softmax, cross_entropy
+
+    Notes
+    -----
+    .. math::
+
+       \ell(z, t) = -\sum_j t_j \log\operatorname{softmax}(z)_j
+                 = \operatorname{logsumexp}(z) - \sum_j t_j z_j,
+       \qquad
+       \frac{\partial \ell}{\partial z_j} = \operatorname{softmax}(z)_j - t_j
+
+    (with weights: multiplied by weight · class_weight).  The log-normaliser is
+    that of :func:`logsumexp`: shifted by the row's max, with the max left out
+    of the sum and log1p taken of the rest, so no exponential overflows and a
+    dominant class keeps its digits.  softmax(z) is formed from the same
+    exponentials for the gradient, in the same pass.  Sums are accumulated in
+    float64 in fixed blocks whose sums are added with compensation, so results
+    do not depend on the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xentfast
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 1e4]])
+    >>> classes = np.array([0, 2])
+    >>> loss, grad = xentfast.softmax_cross_entropy(logits, classes, return_grad=True)
+    >>> loss
+    np.float64(0.20851500813891677)
+    >>> grad
+    array([[-0.17049943,  0.12121649,  0.04928295],
+           [ 0.        ,  0.        ,  0.        ]])
+    >>> xentfast.softmax_cross_entropy(logits, classes, label_smoothing=0.1, reduction="none")
+    array([5.13696683e-01, 6.66666667e+02])
     """
     if (weight is None and class_weight is None and ignore_index is None
             and reduction in ("mean", "sum") and type(label_smoothing) in (float, int)
@@ -154,7 +353,7 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     class_weight_flat = _layout.flat_or_none(inputs.class_weight)
     has_ignore_index = inputs.ignore_index is not None
     ignore = inputs.ignore_index if has_ignore_index else -1
-    denominator = softmax_denominator(inputs) if reduction == "mean" else 1.0
+    denominator = _softmax_denominator(inputs) if reduction == "mean" else 1.0
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
     total, indices_ok = _losses.softmax_cross_entropy_kernel(

@@ -443,7 +443,7 @@ def logistic_loss_and_grad(w, X, y, *, sample_weight=None, alpha=0.0, fit_interc
     weighted = residuals * (s / total)[:, None]           # (n, k)
     grad_coef = np.asarray(X.T @ weighted).T + alpha * coef
     grad = np.column_stack([grad_coef, weighted.sum(axis=0)]) if fit_intercept else grad_coef
-    return float(loss), grad.reshape(np.shape(w))
+    return np.float64(loss), grad.reshape(np.shape(w))
 
 
 def logistic_loss_grad_hess(w, X, y, *, sample_weight=None, alpha=0.0, fit_intercept=True):

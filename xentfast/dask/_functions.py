@@ -338,7 +338,7 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
 def _softmax_denominator(values, targets, extras, options):
     inputs = _checks.prepare_softmax_loss(values, targets, extras.get("weight"),
                                           reduction="mean", check_indices=False, **options)
-    return losses.softmax_denominator(inputs)
+    return losses._softmax_denominator(inputs)
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,

@@ -7,6 +7,8 @@ partial sums are rounded to float32, so 1e-6).  Runs on Dask's default threaded
 scheduler; tests/test_dask_distributed.py runs a LocalCluster.
 """
 import inspect
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -55,6 +57,26 @@ def assert_matches(actual, expected, atol=0.0):
 
 def _rng(seed):
     return np.random.default_rng(seed)
+
+
+# --- the README's examples ---------------------------------------------------------------
+
+def test_readme_dask_examples():
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    section = readme.split("## Beyond one machine: Dask")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 2
+    namespace = {}
+    exec(compile("".join(blocks), "README.md", "exec"), namespace)
+    z, t = namespace["z"].compute(), namespace["t"].compute()
+    loss, grad = xentfast.binary_cross_entropy_with_logits(z, t, return_grad=True)
+    np.testing.assert_allclose(namespace["loss"], loss, rtol=1e-12)
+    np.testing.assert_allclose(namespace["grad"], grad, rtol=1e-12)
+    X, y, proba = namespace["X"], namespace["y"], namespace["proba"]
+    assert isinstance(proba, da.Array) and proba.chunks == ((500,) * 4, (2,))
+    in_memory = xentfast.LogisticRegression().fit(X, y)
+    np.testing.assert_allclose(namespace["model"].coef_, in_memory.coef_, rtol=1e-6)
+    np.testing.assert_allclose(proba.compute(), in_memory.predict_proba(X), rtol=1e-6)
 
 
 # --- the registry ---------------------------------------------------------------------

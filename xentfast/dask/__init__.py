@@ -29,11 +29,17 @@ Values are checked where they are read, block by block, so a bad value raises
 its ValueError at compute time; dtypes, shapes and arguments are checked when
 the function is called.  ``out=`` is refused (Dask arrays are immutable).
 """
-try:
-    import dask.array  # noqa: F401
-except ImportError as error:  # pragma: no cover - the test suite installs Dask
-    raise ImportError('xentfast.dask needs Dask: pip install "xentfast[dask]" '
-                      "(dask[array] and distributed)") from error
+
+
+def _require_dask():
+    try:
+        import dask.array  # noqa: F401
+    except ImportError as error:  # the test suite checks this in a subprocess
+        raise ImportError('xentfast.dask needs Dask: pip install "xentfast[dask]" '
+                          "(dask[array] and distributed)") from error
+
+
+_require_dask()
 
 from xentfast.dask._functions import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                       binary_entropy, cross_entropy, entropy, kl_divergence,

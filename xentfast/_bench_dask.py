@@ -160,8 +160,8 @@ def run_dask(quick=False, repeats=3, print_fn=print):
     except ImportError:
         versions += "; dask-ml is not installed (pip install dask-ml): no peer"
     print_fn(f"- {versions}")
-    print_fn(f"- cluster: LocalCluster(n_workers=2, threads_per_worker=1), processes; in memory: "
-             f"2 threads (xentfast.set_num_threads and threadpoolctl's limit)")
+    print_fn("- cluster: LocalCluster(n_workers=2, threads_per_worker=1), processes; in memory: "
+             "2 threads (xentfast.set_num_threads and threadpoolctl's limit)")
     print_fn(f"- fits: the train command's synthetic data, {n_samples:,} × {n_features} float64, "
              f"{CHUNKS} row chunks persisted on the workers, alpha = 1/n; xentfast's times are "
              f"medians of {repeats} fits (interleaved), dask-ml's one fit each")
@@ -231,14 +231,9 @@ def _measure(client, X, y, y01, alpha, optimum, bce_size, repeats, da, distribut
              LogisticRegression):
     n_samples, n_features = X.shape
     rows_per_chunk = -(-n_samples // CHUNKS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Sending large graph": the data start here
-        # Blocks sent from here arrive unaligned; np.require copies them, once, on the
-        # workers (else every fit would: the kernels take aligned blocks only).
-        X_blocks = da.from_array(X, chunks=(rows_per_chunk, n_features)).map_blocks(
-            np.require, requirements="A").persist()
-        y_blocks = da.from_array(y, chunks=rows_per_chunk).persist()
-        distributed.wait([X_blocks, y_blocks])
+    from xentfast.dask._io import persist_rows
+    X_blocks, y_blocks = persist_rows(X, y, rows_per_chunk)
+    distributed.wait([X_blocks, y_blocks])
 
     # Untimed: the workers import xentfast and Dask's array code on their first tasks.
     _fit(LogisticRegression(alpha=alpha, solver="lbfgs", max_iter=2), X_blocks, y_blocks)

@@ -6,6 +6,8 @@ the worker that first needs it.  ``from_npy`` puts only the path there: each
 task maps the file and returns a view of its rows, so a worker holds the pages
 of the blocks it is working on, never the file (out of core).
 """
+import warnings
+
 import dask.array as da
 import numpy as np
 
@@ -29,3 +31,16 @@ def from_npy(path, chunks="auto"):
     must be readable at the same path where the tasks run (a shared file system on a
     multi-machine cluster)."""
     return da.from_array(_NpyFile(path), chunks=chunks, asarray=False, fancy=False)
+
+
+def persist_rows(X, y, rows_per_chunk):
+    """NumPy X (n, d) and y (n,) from the client persisted on the workers in row blocks
+    (the bench and train --dask).  Blocks sent from the client arrive unaligned, so
+    np.require copies X's there, once (else every fit would: the kernels take aligned
+    blocks only); the caller waits for them with ``distributed.wait``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Sending large graph": the data start here
+        X_blocks = da.from_array(X, chunks=(rows_per_chunk, X.shape[1])).map_blocks(
+            np.require, requirements="A").persist()
+        y_blocks = da.from_array(y, chunks=rows_per_chunk).persist()
+    return X_blocks, y_blocks

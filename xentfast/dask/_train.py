@@ -12,10 +12,10 @@ import sys
 import time
 import warnings
 
-import dask.array as da
 import numpy as np
 
 import xentfast
+from xentfast.dask._io import persist_rows
 from xentfast.logistic_regression import ConvergenceWarning, LogisticRegression
 
 
@@ -54,13 +54,7 @@ def run(args, X, y, n_classes, source):
         print(f"LocalCluster: {args.workers} worker processes x 1 thread; dashboard "
               f"{dashboard}")
         sys.stdout.flush()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "Sending large graph": the data start here
-            # Blocks sent from here arrive unaligned; np.require copies them once, on the
-            # workers (else every fit would: the kernels take aligned blocks only).
-            X_blocks = da.from_array(X, chunks=(rows_per_chunk, n_features)).map_blocks(
-                np.require, requirements="A").persist()
-        y_blocks = da.from_array(y, chunks=rows_per_chunk).persist()
+        X_blocks, y_blocks = persist_rows(X, y, rows_per_chunk)
         distributed.wait([X_blocks, y_blocks])
         # Untimed: the workers import xentfast on their first tasks (about a second).
         _fit(LogisticRegression(solver="lbfgs", max_iter=1), X_blocks, y_blocks)

@@ -37,7 +37,12 @@ Markdown tables with the machine, the kernel set and the thread counts.
                     scikit-learn, glum and skglm (the bench extra), on --threads
                     (default 2)
 
---peers, --linear, --fits and --penalties can be given together.  The peers are optional:
+  bench --dask      issue 10: LogisticRegression.fit on a LocalCluster of 2 workers
+                    (1M x 32 in 8 persisted chunks) against the in-memory fit on 2
+                    threads and dask-ml, and binary_cross_entropy_with_logits over 1e8
+                    values in 100 chunks; a few minutes (--quick: a tenth)
+
+--peers, --linear, --fits, --penalties and --dask can be given together.  The peers are optional:
 pip install "xentfast[bench]" brings SciPy and scikit-learn; PyTorch is not in
 the extra, install it by hand with: pip install torch==2.13.0
 """
@@ -75,6 +80,10 @@ def add_bench_arguments(bench):
                        help="issue 12's fits: pure L1 on sparse data, elastic net on dense "
                             "data, a 20-alpha L1 path, against scikit-learn, glum and skglm, "
                             "on --threads (default 2); several minutes")
+    bench.add_argument("--dask", action="store_true",
+                       help="issue 10: LogisticRegression.fit and a loss over 1e8 values on a "
+                            "Dask LocalCluster, against in memory and dask-ml (the dask and "
+                            "bench extras); a few minutes")
     bench.add_argument("--quick", action="store_true",
                        help=f"small sizes only ({_bench.QUICK_SIZES}; with --peers "
                             f"{_bench.QUICK_PEER_SIZES}; with --linear 100,000 x 32), "
@@ -111,7 +120,10 @@ def run_bench(args):
         from xentfast import _bench_fits
         _bench_fits.run_penalties(threads=args.threads or 2, quick=args.quick,
                                   repeats=1 if args.quick else 3)
-    if not (args.peers or args.linear or args.fits or args.penalties):
+    if args.dask:
+        from xentfast import _bench_dask
+        _bench_dask.run_dask(quick=args.quick, repeats=1 if args.quick else 3)
+    if not (args.peers or args.linear or args.fits or args.penalties or args.dask):
         if args.threads is not None:
             xentfast.set_num_threads(args.threads)
         sizes = args.sizes or (_bench.QUICK_SIZES if args.quick else _bench.SIZES)

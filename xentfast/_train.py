@@ -86,6 +86,13 @@ def add_arguments(parser):
                         help="where stderr is not a terminal: a progress line every N "
                              "iterations, 0 for none (on a terminal a live bar is drawn) "
                              "(default: %(default)s)")
+    parser.add_argument("--dask", action="store_true",
+                        help="fit on a Dask LocalCluster and compare with the in-memory fit "
+                             '(needs pip install "xentfast[dask]")')
+    parser.add_argument("--workers", type=_int_at_least(1), default=2,
+                        help="--dask: worker processes, one thread each (default: %(default)s)")
+    parser.add_argument("--chunks", type=_int_at_least(1), default=8,
+                        help="--dask: row chunks of X (default: %(default)s)")
 
 
 def main(argv=None):
@@ -320,6 +327,13 @@ def run(args):
         X, y = data
         n_classes = int(y.max()) + 1
         source = f"scikit-learn's {args.data} data set, standardised"
+    if args.dask:
+        try:
+            from xentfast.dask import _train as dask_train
+        except ImportError as error:
+            print(f"--dask: {error}", file=sys.stderr)
+            return 2
+        return dask_train.run(args, X, y, n_classes, source)
     X = linear_model._prepare_X(X)
     n_samples, n_features = X.shape
     rows = 1 if n_classes == 2 else n_classes

@@ -330,17 +330,17 @@ def check_l1_ratio(l1_ratio, solver):
     return float(l1_ratio)
 
 
-def resolve_solver(solver, n_params, l1_ratio=0.0, n_classes=1):
+def resolve_solver(solver, n_params, l1_ratio=0.0, n_classes=1, in_memory=True):
     """The solver that "auto" stands for: Newton's method with a Hessian matrix
     up to NEWTON_MAX_PARAMS parameters; beyond, trust-region Newton-CG, or with
-    an L1 penalty coordinate-wise Newton (binary) or FISTA (multinomial)."""
+    an L1 penalty coordinate-wise Newton (binary, X in memory) or FISTA."""
     if solver != "auto":
         return solver
     if n_params <= NEWTON_MAX_PARAMS:
         return "newton"
     if l1_ratio == 0:
         return "newton-cg"
-    return "newton-cd" if n_classes == 1 else "nesterov"
+    return "newton-cd" if n_classes == 1 and in_memory else "nesterov"
 
 
 def column_form(X):

@@ -299,7 +299,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         that solver is not available).  Shared by the in-memory and the Dask fits."""
         l1_ratio = float(self.l1_ratio)
         solver = linear_model.resolve_solver(self.solver, objective.n_params, l1_ratio,
-                                             objective.n_classes)
+                                             objective.n_classes, in_memory=columns is not None)
         n_features = objective.n_features
         w = self._initial_parameters(objective.n_classes, n_features)
         callback = self._progress_printer(solver) if self.verbose > 0 else None
@@ -374,6 +374,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Shape (n_samples,) for two classes (positive favours ``classes_[1]``),
             else (n_samples, n_classes).
         """
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "decision_function", X)
         X = self._check_X(X, reset=False)
         scores = X @ self.coef_.T
         scores = _dense(scores) + self.intercept_
@@ -391,6 +393,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "predict", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
@@ -408,6 +412,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; each row sums to 1.
         """
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "predict_proba", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([sigmoid(-scores), sigmoid(scores)])
@@ -428,6 +434,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
+        if _is_dask_collection(X):
+            return _predict_lazily(self, "predict_log_proba", X)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_sigmoid(-scores), log_sigmoid(scores)])
@@ -473,6 +481,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 def _is_dask_collection(a):
     # Without importing Dask: its collections carry the __dask_graph__ protocol.
     return a is not None and hasattr(type(a), "__dask_graph__")
+
+
+def _predict_lazily(estimator, method, X):
+    # A Dask X: a lazy Dask array, each block predicted by the in-memory method.
+    from xentfast import dask as xentfast_dask  # ImportError names the extra
+    return xentfast_dask.predict_lazily(estimator, method, X)
 
 
 def _dense(a):

@@ -229,6 +229,30 @@ def _is_plain_index_case(logits, targets):
             and _validate.is_c_contiguous_aligned(targets))
 
 
+def _softmax_denominator(inputs):
+    """The divisor of reduction="mean" for checked inputs (``_checks.prepare_softmax_loss``):
+    Σ weight·class_weight[target] over samples not ignored (index targets), Σ weight
+    (probability targets), or the number of samples without weights.  The Dask
+    functions add it up over blocks.  The kernels return it scaled by powers of two
+    (see ``_losses.weight_total``); it is unscaled here, so it may overflow to inf."""
+    dtype = inputs.logits.dtype
+    weight_flat = _layout.flat_or_none(inputs.weight)
+    class_weight_flat = _layout.flat_or_none(inputs.class_weight)
+    has_ignore_index = inputs.ignore_index is not None
+    if inputs.index_targets and (weight_flat is not None or class_weight_flat is not None
+                                 or has_ignore_index):
+        total, weight_scale, class_scale = _losses.index_target_weight_total(
+            _layout.flat(inputs.targets), _layout.flat_or_empty(weight_flat, dtype),
+            _layout.flat_or_empty(class_weight_flat, dtype),
+            inputs.ignore_index if has_ignore_index else -1, has_ignore_index,
+            inputs.label_smoothing > 0)
+        return total / weight_scale / class_scale
+    if weight_flat is not None:
+        total, weight_scale = _losses.weight_total(weight_flat)
+        return total / weight_scale
+    return float(inputs.logits.size // inputs.logits.shape[-1])  # every sample counts 1
+
+
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
                           label_smoothing=0.0, ignore_index=None, reduction="mean",
                           return_grad=False):

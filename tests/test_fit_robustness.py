@@ -37,6 +37,9 @@ INTERRUPT_CHILD = """
     import xentfast
 
     warnings.simplefilter("ignore")
+    # A process started in the background by a non-interactive shell (as CI may be)
+    # inherits SIGINT ignored, and Python then leaves it so: restore Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100_000, 20)) * np.logspace(0, 2, 20)
     for solver in sys.argv[1:]:
@@ -70,7 +73,7 @@ def interrupted():
     code = textwrap.dedent(INTERRUPT_CHILD)
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(xentfast.__file__)))
     result = subprocess.run([sys.executable, "-c", code, *SOLVERS], capture_output=True,
-                            text=True, timeout=300, cwd=package_parent)
+                            text=True, timeout=120, cwd=package_parent)
     assert result.returncode == 0, result.stderr[-3000:]
     return {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
 

@@ -1,8 +1,7 @@
 """Without Dask, ``import xentfast.dask`` raises an ImportError that names the extra,
 and the rest of xentfast works.  Runs in a subprocess where importing dask fails,
 whether or not Dask is installed here."""
-import subprocess
-import sys
+from util import python_child
 
 SCRIPT = """
 import sys
@@ -21,7 +20,6 @@ else:
 
 
 def test_import_without_dask_names_the_extra():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            timeout=120)
+    result = python_child(SCRIPT)
     assert result.returncode == 0, result.stderr
     assert 'pip install "xentfast[dask]"' in result.stdout

@@ -5,9 +5,6 @@ Signals and memory limits are tried in a subprocess with a timeout, so that a
 regression fails instead of hanging or killing the test run.
 """
 import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -17,18 +14,14 @@ import xentfast
 from xentfast import linear_model, reference
 from xentfast.logistic_regression import ConvergenceWarning, LogisticRegression
 
+from util import python_child
+
 SOLVERS = ("newton", "newton-cg", "lbfgs", "gd", "nesterov", "sgd")
 
 
 def run_python(code, timeout=120, **env):
-    """Run code in a fresh interpreter; returns the CompletedProcess.  It runs in
-    the folder that holds the xentfast this process imported: `python -c` puts
-    the current folder first on sys.path, and from a clone's root the unbuilt
-    source tree would shadow an installed xentfast."""
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(xentfast.__file__)))
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, cwd=package_parent,
-                          env={**os.environ, **env})
+    """Run code in a fresh interpreter (see util.python_child)."""
+    return python_child(code, timeout=timeout, env={**os.environ, **env})
 
 
 INTERRUPT_CHILD = """
@@ -70,10 +63,7 @@ INTERRUPT_CHILD = """
 def interrupted():
     """{solver: what happened when SIGINT came half a second into its fit}, from
     one child process for all the solvers."""
-    code = textwrap.dedent(INTERRUPT_CHILD)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(xentfast.__file__)))
-    result = subprocess.run([sys.executable, "-c", code, *SOLVERS], capture_output=True,
-                            text=True, timeout=120, cwd=package_parent)
+    result = python_child(INTERRUPT_CHILD, *SOLVERS)
     assert result.returncode == 0, result.stderr[-3000:]
     return {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
 

@@ -8,13 +8,14 @@ instead of hanging or killing the run.
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import xentfast
 from xentfast import _build_info, _threads
+
+from util import python_child
 
 TIMEOUT = 120  # seconds for a child Python; the scripts take about one
 
@@ -31,8 +32,7 @@ def run_python(script, env=None):
         environment.pop(variable, None)
     environment.update(env or {})
     try:
-        done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
-                              capture_output=True, text=True, timeout=TIMEOUT, env=environment)
+        done = python_child(script, timeout=TIMEOUT, env=environment)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the child Python hung (killed after {TIMEOUT} s); its output: "
                     f"{e.stdout!r} {e.stderr!r}")

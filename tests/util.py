@@ -555,3 +555,20 @@ def softmax_loss_tolerances(logits, targets, weight=None, class_weight=None,
     rtol = rtol_for(dtype, reduction == "none")
     return [(rtol, scale * loss_magnitude + tiny(dtype)),
             (rtol, scale * grad_magnitude.reshape(shape) + tiny(dtype))]
+
+
+def python_child(code, *args, timeout=120, env=None):
+    """Run ``code`` (dedented) in a new interpreter with ``args``; return the
+    CompletedProcess.  It runs in the folder that holds the xentfast this process
+    imported (installed, or built in place): `python -c` puts the current folder
+    first on sys.path, and from a clone's root the unbuilt source tree would
+    shadow an installed xentfast."""
+    import subprocess
+    import sys
+    import textwrap
+
+    import xentfast
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(xentfast.__file__)))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=package_parent,
+                          env=dict(os.environ) if env is None else env)

@@ -23,8 +23,19 @@ from libc.math cimport log, fabs
 import numpy as np
 
 from xentfast._vmath cimport exp_nonpositive, log1p_unit
+from xentfast._scalar cimport sum16
 from xentfast._objective cimport Objective
 from xentfast._solvers cimport Progress
+
+cdef extern from "_prefetch.h":
+    void xentfast_prefetch(const void* start, size_t n_bytes) noexcept nogil
+
+cdef extern from "_dot_rows.h":
+    enum: XF_DOT_ROWS
+    void xentfast_dot_rows_d(const double* const* rows, const double* w, Py_ssize_t d,
+                             double* out) noexcept nogil
+    void xentfast_dot_rows_f(const float* const* rows, const double* w, Py_ssize_t d,
+                             double* out) noexcept nogil
 
 cdef extern from "_gram.h":
     enum: XF_GRAM_CB
@@ -36,6 +47,9 @@ cdef enum:
     MAX_CHUNKS = 64
     MIN_CHUNK_ROWS = 256
     PARALLEL_MIN_WORK = 65536   # rows * multiply-adds per row below which one thread is faster
+    # How far ahead a pass over a C-ordered X prefetches rows, targets and weights
+    # (into L2): one tile, measured best between a quarter and two tiles on AMD Zen 4.
+    PREFETCH_ROWS = TILE
 
 # Multiply-adds between two checks for signals in a long pass (tens of ms).
 cdef double WAVE_WORK = 1 << 26
@@ -52,6 +66,29 @@ cdef inline Py_ssize_t sample_at(const Py_ssize_t* rows, Py_ssize_t position) no
 
 cdef inline Py_ssize_t clamp(Py_ssize_t value, Py_ssize_t low, Py_ssize_t high) noexcept nogil:
     return low if value < low else (high if value > high else value)
+
+
+cdef inline void tile_gather(const double* values, const Py_ssize_t* rows, Py_ssize_t t0,
+                             Py_ssize_t nt, double* out) noexcept nogil:
+    # out[t] = values[sample t0 + t]: a plain copy for a whole pass (rows NULL).
+    cdef Py_ssize_t t
+    if rows == NULL:
+        for t in range(nt):
+            out[t] = values[t0 + t]
+    else:
+        for t in range(nt):
+            out[t] = values[rows[t0 + t]]
+
+
+cdef inline void prefetch_targets(const Problem* P, Py_ssize_t t0, Py_ssize_t nt) noexcept nogil:
+    # The targets and weights of a tile ahead (the hardware prefetcher does not
+    # follow these short, spaced-out reads).
+    if P.y != NULL:
+        xentfast_prefetch(P.y + t0, nt * sizeof(double))
+    if P.labels != NULL:
+        xentfast_prefetch(P.labels + t0, nt * sizeof(Py_ssize_t))
+    if P.sample_weight != NULL:
+        xentfast_prefetch(P.sample_weight + t0, nt * sizeof(double))
 
 
 cdef inline double pair_curvature(const Problem* P, const double* weights,
@@ -84,9 +121,9 @@ cdef void tile_logits(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t
         else:
             sparse_logits(P, <const double*>P.X, Q.w, Q.rows, t0, nt, Z)
     elif P.X_is_float32:
-        dense_logits(P, <const float*>P.X, Q.w, Q.rows, t0, nt, Z, gathered)
+        dense_logits(P, <const float*>P.X, Q.w, Q.rows, t0, nt, Q.n_rows, Z, gathered)
     else:
-        dense_logits(P, <const double*>P.X, Q.w, Q.rows, t0, nt, Z, gathered)
+        dense_logits(P, <const double*>P.X, Q.w, Q.rows, t0, nt, Q.n_rows, Z, gathered)
 
 
 cdef void tile_gradient(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
@@ -122,15 +159,12 @@ cdef double tile_weights(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssiz
     # The tile's sample weights into a contiguous buffer; returns their sum.
     # No load under a NULL-pointer condition (it would vectorise as a slow masked load).
     cdef Py_ssize_t t
-    cdef double total = 0.0
-    for t in range(nt):
-        weights[t] = 1.0
-    if P.sample_weight != NULL:
+    if P.sample_weight == NULL:
         for t in range(nt):
-            weights[t] = P.sample_weight[sample_at(Q.rows, t0 + t)]
-    for t in range(nt):
-        total += weights[t]
-    return total
+            weights[t] = 1.0
+    else:
+        tile_gather(P.sample_weight, Q.rows, t0, nt, weights)
+    return sum16(weights, nt)
 
 
 cdef double tile_evaluate(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssize_t nt,
@@ -144,8 +178,7 @@ cdef double tile_evaluate(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssi
     cdef Py_ssize_t k = P.n_classes, c, t, label
     cdef double s, z, y, e, inv, loss = 0.0, m, total, z_label, inv_total, p
     if k == 1:
-        for t in range(nt):
-            targets[t] = P.y[sample_at(Q.rows, t0 + t)]
+        tile_gather(P.y, Q.rows, t0, nt, targets)
         for t in range(nt):
             # CE = log(1 + e^-|z|) - y min(z, 0) - (1 - y) min(-z, 0): three terms >= 0.
             # σ(z) and σ(-z) are both formed from e^-|z|, never as 1 - σ.
@@ -157,8 +190,8 @@ cdef double tile_evaluate(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssi
             losses[t] = s * (log1p_unit(e) + ((1.0 - y) * z if z >= 0.0 else -y * z))
             Z[t] = s * ((1.0 if z >= 0.0 else e) * inv - y)
             curvature[t] = s * (e * inv) * inv
-        for t in range(nt):
-            loss += losses[t]
+        # partial sums: one chain of dependent adds per tile costs more than its arithmetic
+        loss = sum16(losses, nt)
     else:
         for t in range(nt):
             # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
@@ -259,6 +292,8 @@ cdef void chunk_pass(const Problem* P, const Pass* Q, Py_ssize_t start, Py_ssize
     t0 = start
     while t0 < stop:
         nt = stop - t0 if stop - t0 < P.tile_rows else P.tile_rows
+        if Q.rows == NULL and t0 + PREFETCH_ROWS + nt <= Q.n_rows:
+            prefetch_targets(P, t0 + PREFETCH_ROWS, nt)
         tile_logits(P, Q, t0, nt, Z, gathered)
         weight_sum += tile_weights(P, Q, t0, nt, weights)
         if Q.mode == EVALUATE:

@@ -75,61 +75,84 @@ cdef void column_gradient(const Problem* P, const floating* cols, Py_ssize_t col
         G[c * (d + 1) + d] += intercept
 
 
+cdef inline void dot_rows(const floating* const* row_block, const double* w, Py_ssize_t d,
+                          double* out) noexcept nogil:
+    if floating is double:
+        xentfast_dot_rows_d(row_block, w, d, out)
+    else:
+        xentfast_dot_rows_f(row_block, w, d, out)
+
+
 cdef void row_logits(const Problem* P, const floating* X, const double* w,
-                     const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt,
+                     const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt, Py_ssize_t n_rows,
                      double* Z) noexcept nogil:
-    # Z[c*TILE + t] = x_t . w_c + b_c for rows with contiguous features (C order).
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept, c, t
+    # Z[c*TILE + t] = x_t . w_c + b_c for rows with contiguous features (C order),
+    # XF_DOT_ROWS rows at a time (_dot_rows.h), the tile's last few one by one.
+    # Meanwhile the rows one tile ahead (of the pass's n_rows) are prefetched.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, ps = d + P.fit_intercept, c, t = 0, q
+    cdef Py_ssize_t ahead = t0 + PREFETCH_ROWS
+    cdef const floating* row_block[XF_DOT_ROWS]
     cdef const floating* row
-    for t in range(nt):
+    cdef double b
+    while t + XF_DOT_ROWS <= nt:
+        for q in range(XF_DOT_ROWS):
+            if ahead + t + q < n_rows:
+                xentfast_prefetch(X + sample_at(rows, ahead + t + q) * P.row_stride,
+                                  d * sizeof(floating))
+            row_block[q] = X + sample_at(rows, t0 + t + q) * P.row_stride
+        for c in range(k):
+            dot_rows(row_block, w + c * ps, d, Z + c * TILE + t)
+            if P.fit_intercept:
+                b = w[c * ps + d]
+                for q in range(XF_DOT_ROWS):
+                    Z[c * TILE + t + q] += b
+        t += XF_DOT_ROWS
+    while t < nt:
+        if ahead + t < n_rows:
+            xentfast_prefetch(X + sample_at(rows, ahead + t) * P.row_stride,
+                              d * sizeof(floating))
         row = X + sample_at(rows, t0 + t) * P.row_stride
         for c in range(k):
             Z[c * TILE + t] = (w[c * ps + d] if P.fit_intercept else 0.0) + dot16(
                 w + c * ps, row, d)
+        t += 1
 
 
 cdef void row_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
                        Py_ssize_t t0, Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
     # G[c*(d+1) + j] += r_ct x_tj row by row (vectorised over j), and the intercepts.
-    # Four rows per pass over G, so that G is loaded and stored a quarter as often.
-    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, t = 0
-    cdef const floating* x0
-    cdef const floating* x1
-    cdef const floating* x2
-    cdef const floating* x3
+    # Eight rows per pass over G, so that G is loaded and stored an eighth as often.
+    cdef Py_ssize_t d = P.n_features, k = P.n_classes, c, j, q, t = 0
+    cdef const floating* x[8]
     cdef double* g
-    cdef double r0, r1, r2, r3
-    while t + 4 <= nt:
-        x0 = X + sample_at(rows, t0 + t) * P.row_stride
-        x1 = X + sample_at(rows, t0 + t + 1) * P.row_stride
-        x2 = X + sample_at(rows, t0 + t + 2) * P.row_stride
-        x3 = X + sample_at(rows, t0 + t + 3) * P.row_stride
+    cdef const double* r
+    while t + 8 <= nt:
+        for q in range(8):
+            x[q] = X + sample_at(rows, t0 + t + q) * P.row_stride
         for c in range(k):
-            r0 = Z[c * TILE + t]
-            r1 = Z[c * TILE + t + 1]
-            r2 = Z[c * TILE + t + 2]
-            r3 = Z[c * TILE + t + 3]
+            r = Z + c * TILE + t
             g = G + c * (d + 1)
             for j in range(d):
-                g[j] += ((r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j]))
-            g[d] += (r0 + r1) + (r2 + r3)
-        t += 4
+                g[j] += (((r[0] * x[0][j] + r[1] * x[1][j]) + (r[2] * x[2][j] + r[3] * x[3][j]))
+                         + ((r[4] * x[4][j] + r[5] * x[5][j]) + (r[6] * x[6][j] + r[7] * x[7][j])))
+            g[d] += ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        t += 8
     while t < nt:
-        x0 = X + sample_at(rows, t0 + t) * P.row_stride
+        x[0] = X + sample_at(rows, t0 + t) * P.row_stride
         for c in range(k):
-            r0 = Z[c * TILE + t]
+            r = Z + c * TILE + t
             g = G + c * (d + 1)
             for j in range(d):
-                g[j] += r0 * x0[j]
-            g[d] += r0
+                g[j] += r[0] * x[0][j]
+            g[d] += r[0]
         t += 1
 
 
 cdef void dense_logits(const Problem* P, const floating* X, const double* w,
-                       const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt, double* Z,
-                       double* gathered) noexcept nogil:
+                       const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt, Py_ssize_t n_rows,
+                       double* Z, double* gathered) noexcept nogil:
     if P.layout == C_ROWS:
-        row_logits(P, X, w, rows, t0, nt, Z)
+        row_logits(P, X, w, rows, t0, nt, n_rows, Z)
     elif rows == NULL:
         column_logits(P, X + t0, P.col_stride, w, nt, Z)
     else:

@@ -1,0 +1,137 @@
+/* Dot products of a block of XF_DOT_ROWS rows with one vector (the logits of a
+ * C-ordered X): out[r] = sum_j rows[r][j] * w[j], in double for float or double
+ * rows.
+ *
+ * One dot product at a time ends every row in a horizontal sum of its vector
+ * accumulator, a chain of shuffles and scalar adds that cost more than the
+ * multiply-adds for rows of tens of features.  Eight rows at a time keep eight
+ * independent accumulators (enough to hide the multiply-add latency), and their
+ * horizontal sums are done together by a transposing reduction: each level adds
+ * pairs of vectors lane by lane after interleaving them, halving the partial
+ * sums per row, so eight rows take 2 * (VW - 1) shuffles and VW - 1 vector adds
+ * in all.  The order of the additions is fixed (no dependence on threads).
+ *
+ * GCC/Clang vector types, as in _gram.h; other compilers get plain loops.
+ */
+#ifndef XENTFAST_DOT_ROWS_H
+#define XENTFAST_DOT_ROWS_H
+
+#include <stddef.h>
+#include <string.h>
+
+#define XF_DOT_ROWS 8
+
+#if defined(__GNUC__) || defined(__clang__)
+
+#if defined(__AVX512F__)
+#define XF_DOT_VW 8       /* doubles per vector */
+#elif defined(__AVX__)
+#define XF_DOT_VW 4
+#else
+#define XF_DOT_VW 2
+#endif
+
+typedef double xf_dot_vec __attribute__((vector_size(XF_DOT_VW * sizeof(double))));
+typedef float xf_dot_fvec __attribute__((vector_size(XF_DOT_VW * sizeof(float))));
+typedef long long xf_dot_mask __attribute__((vector_size(XF_DOT_VW * sizeof(long long))));
+
+#if defined(__clang__)
+#define XF_SHUFFLE(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
+#else
+#define XF_SHUFFLE(a, b, ...) __builtin_shuffle((a), (b), (xf_dot_mask){__VA_ARGS__})
+#endif
+
+static inline xf_dot_vec xf_dot_load_d(const double* p) {
+    xf_dot_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline xf_dot_vec xf_dot_load_f(const float* p) {
+    xf_dot_fvec v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, xf_dot_vec);
+}
+
+/* a[0..7] holds one accumulator per row; out[r] = the sum of a[r]'s lanes. */
+static inline void xf_dot_reduce8(xf_dot_vec* a, double* out) {
+#if XF_DOT_VW == 8
+    /* lanes after level 1: [a01 b01 a23 b23 a45 b45 a67 b67] for rows a, b */
+    for (int i = 0; i < 4; i++)
+        a[i] = XF_SHUFFLE(a[2 * i], a[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14)
+             + XF_SHUFFLE(a[2 * i], a[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    /* level 2: [a0-3 b0-3 c0-3 d0-3 a4-7 b4-7 c4-7 d4-7] for rows a, b, c, d */
+    for (int i = 0; i < 2; i++)
+        a[i] = XF_SHUFFLE(a[2 * i], a[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13)
+             + XF_SHUFFLE(a[2 * i], a[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    /* level 3: the eight rows' sums in order */
+    a[0] = XF_SHUFFLE(a[0], a[1], 0, 1, 2, 3, 8, 9, 10, 11)
+         + XF_SHUFFLE(a[0], a[1], 4, 5, 6, 7, 12, 13, 14, 15);
+    memcpy(out, &a[0], sizeof a[0]);
+#elif XF_DOT_VW == 4
+    for (int i = 0; i < 4; i++)          /* [a01 b01 a23 b23] */
+        a[i] = XF_SHUFFLE(a[2 * i], a[2 * i + 1], 0, 4, 2, 6)
+             + XF_SHUFFLE(a[2 * i], a[2 * i + 1], 1, 5, 3, 7);
+    for (int i = 0; i < 2; i++)          /* [a b c d]: four rows' sums */
+        a[i] = XF_SHUFFLE(a[2 * i], a[2 * i + 1], 0, 1, 4, 5)
+             + XF_SHUFFLE(a[2 * i], a[2 * i + 1], 2, 3, 6, 7);
+    memcpy(out, &a[0], sizeof a[0]);
+    memcpy(out + 4, &a[1], sizeof a[1]);
+#else
+    for (int i = 0; i < 4; i++) {        /* [a b]: two rows' sums */
+        a[i] = XF_SHUFFLE(a[2 * i], a[2 * i + 1], 0, 2) + XF_SHUFFLE(a[2 * i], a[2 * i + 1], 1, 3);
+        memcpy(out + 2 * i, &a[i], sizeof a[i]);
+    }
+#endif
+}
+
+#define XF_DOT_ROWS_BODY(LOAD)                                                   \
+    xf_dot_vec a[8];                                                             \
+    ptrdiff_t j = 0;                                                             \
+    for (int r = 0; r < 8; r++)                                                  \
+        a[r] = (xf_dot_vec){0};                                                  \
+    for (; j + XF_DOT_VW <= d; j += XF_DOT_VW) {                                 \
+        xf_dot_vec wj = xf_dot_load_d(w + j);                                    \
+        for (int r = 0; r < 8; r++)                                              \
+            a[r] += LOAD(rows[r] + j) * wj;                                      \
+    }                                                                            \
+    xf_dot_reduce8(a, out);                                                      \
+    for (; j < d; j++)                                                           \
+        for (int r = 0; r < 8; r++)                                              \
+            out[r] += (double)rows[r][j] * w[j];
+
+static inline void xentfast_dot_rows_d(const double* const* rows, const double* w,
+                                       ptrdiff_t d, double* out) {
+    XF_DOT_ROWS_BODY(xf_dot_load_d)
+}
+
+static inline void xentfast_dot_rows_f(const float* const* rows, const double* w,
+                                       ptrdiff_t d, double* out) {
+    XF_DOT_ROWS_BODY(xf_dot_load_f)
+}
+
+#else  /* plain loops */
+
+static inline void xentfast_dot_rows_d(const double* const* rows, const double* w,
+                                       ptrdiff_t d, double* out) {
+    for (int r = 0; r < XF_DOT_ROWS; r++) {
+        double s = 0.0;
+        for (ptrdiff_t j = 0; j < d; j++)
+            s += rows[r][j] * w[j];
+        out[r] = s;
+    }
+}
+
+static inline void xentfast_dot_rows_f(const float* const* rows, const double* w,
+                                       ptrdiff_t d, double* out) {
+    for (int r = 0; r < XF_DOT_ROWS; r++) {
+        double s = 0.0;
+        for (ptrdiff_t j = 0; j < d; j++)
+            s += (double)rows[r][j] * w[j];
+        out[r] = s;
+    }
+}
+
+#endif
+
+#endif

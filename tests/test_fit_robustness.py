@@ -216,3 +216,19 @@ def test_fit_refuses_non_finite_X_with_every_solver(solver, bad):
     X[17, 2] = bad
     with pytest.raises(ValueError, match="X contains nan or inf"):
         LogisticRegression(solver=solver).fit(X, np.arange(50) % 2)
+
+
+def test_parameters_at_an_odd_address_are_read_aligned():
+    # A Dask worker unpickles the coefficients at any byte offset; the kernels read
+    # them as doubles, so the objective copies them aligned (UBSan flagged the
+    # misaligned loads).
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 5)), rng.integers(0, 2, 50).astype(float)
+    w = rng.normal(size=6)
+    odd = np.frombuffer(b"\0" + w.tobytes(), np.float64, offset=1)
+    assert not odd.flags.aligned
+    objective = linear_model.make_objective(X, y, 1)
+    assert objective._parameters(odd).flags.aligned
+    loss, grad = objective.loss_and_grad(odd)
+    expected_loss, expected_grad = objective.loss_and_grad(w)
+    assert loss == expected_loss and np.array_equal(grad, expected_grad)

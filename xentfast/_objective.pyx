@@ -116,7 +116,9 @@ cdef class Objective:
         return np.asarray(out)
 
     def _parameters(self, w):
-        w = np.ascontiguousarray(w, dtype=np.float64).reshape(-1)
+        # Aligned as well as contiguous: parameters unpickled by a Dask worker may
+        # sit at any byte offset, and the kernels read them as doubles.
+        w = np.require(w, np.float64, ("C", "A")).reshape(-1)
         if w.shape[0] != self.n_params:
             raise ValueError(f"expected {self.n_params} parameters, got {w.shape[0]}")
         return w
@@ -128,7 +130,7 @@ cdef object _copy(const double* values, Py_ssize_t n):
 
 
 cdef int _store(object values, double* dst, Py_ssize_t n) except -1:
-    cdef const double[::1] flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    cdef const double[::1] flat = np.require(values, np.float64, ("C", "A")).reshape(-1)
     cdef Py_ssize_t i
     if flat.shape[0] != n:
         raise ValueError(f"expected {n} values from the objective, got {flat.shape[0]}")

@@ -88,8 +88,9 @@ def _prepare_sparse(X):
         raise ValueError("the CSR indices and indptr of X must be integer arrays")
     index_type = (np.int32 if indices.dtype.itemsize <= 4 and indptr.dtype.itemsize <= 4
                   and max(shape) < 2**31 else np.int64)
-    indices = np.ascontiguousarray(indices, dtype=index_type)
-    indptr = np.ascontiguousarray(indptr, dtype=index_type)
+    # aligned too: the kernels read them through typed pointers
+    indices = np.require(indices, index_type, ("C", "A"))
+    indptr = np.require(indptr, index_type, ("C", "A"))
     data = np.ascontiguousarray(data)
     if indptr.shape != (shape[0] + 1,):
         raise ValueError(f"X's CSR indptr has {indptr.size} entries for {shape[0]} rows")

@@ -568,7 +568,12 @@ def thread_scaling(n, threads, peers, budget=0.2, rounds=5):
     inputs once (BCE mean only)}} for xentfast at size n, float64, timed interleaved."""
     previous = xentfast.get_num_threads()
     result = {}
+    openmp = None
     try:
+        # torch.set_num_threads(1) (see load_peers) may have set OpenMP's maximum to 1
+        # in the libgomp that xentfast shares with it (the same soname, loaded once),
+        # and xentfast never runs more threads than that maximum: raise it here.
+        openmp = _openmp_limit(threads)
         for label, build in PEER_CASES:
             entries = build(n, np.float64, peers)
             fast = entries[0].call
@@ -591,8 +596,20 @@ def thread_scaling(n, threads, peers, budget=0.2, rounds=5):
                               "copyto": lambda x=x, out=out: np.copyto(out, x)})
             result[label] = time_interleaved(calls, budget, rounds)
     finally:
+        if openmp is not None:
+            openmp.restore_original_limits()
         xentfast.set_num_threads(previous)
     return result
+
+
+def _openmp_limit(threads):
+    """threadpoolctl's limit of OpenMP to ``threads`` (its restore_original_limits
+    undoes it), or None without threadpoolctl."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl.threadpool_limits(limits=threads, user_api="openmp")
 
 
 ELEMENTWISE_LABELS = ("sigmoid", "log_sigmoid", "softplus")

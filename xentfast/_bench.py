@@ -44,6 +44,11 @@ QUICK_PEER_SIZES = (256, 10_000)
 DTYPES = (np.float64, np.float32)
 TORCH_HINT = "pip install torch==2.13.0 (by hand; not part of the [bench] extra)"
 
+# An untimed pause before each timed fit: BLAS and OpenMP worker threads spin for
+# a while after a call, and would take a core from the next fit (the first
+# xentfast fit after scikit-learn's measured ~75 ms slower on 2 cores without it).
+SETTLE_SECONDS = 0.2
+
 
 # --- inputs -------------------------------------------------------------------
 
@@ -961,6 +966,7 @@ def _fit_table(X, y, y01, alpha, fit_threads, repeats, max_iter):
         with _limit_threads(fit_threads):
             for _ in range(repeats):
                 for name, fit in fits.items():
+                    time.sleep(SETTLE_SECONDS)
                     start = time.perf_counter()
                     outcome[name] = fit()
                     seconds[name].append(time.perf_counter() - start)

@@ -25,6 +25,8 @@ import xentfast  # noqa: E402
 import xentfast.dask as xd  # noqa: E402
 from xentfast.logistic_regression import ConvergenceWarning, LogisticRegression  # noqa: E402
 
+from util import under_address_sanitizer  # noqa: E402
+
 pytestmark = pytest.mark.skipif(
     os.environ.get("XENTFAST_KERNELS", "") not in ("", "auto"),
     reason="the LocalCluster tests run once per CI run, with the default kernel set")
@@ -123,6 +125,9 @@ def _write_npy(path, n_samples, n_features, block, seed):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"),
                     reason="needs Linux's /proc to measure the workers' peak memory")
+@pytest.mark.skipif(under_address_sanitizer(),
+                    reason="AddressSanitizer's shadow memory does not fit the workers' "
+                           "small memory limit (their nanny restarts them)")
 def test_out_of_core_fit_of_a_memory_mapped_file(small_client, tmp_path):
     client = small_client
 

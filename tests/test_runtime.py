@@ -15,7 +15,7 @@ import pytest
 import xentfast
 from xentfast import _build_info, _threads
 
-from util import python_child
+from util import python_child, under_address_sanitizer
 
 TIMEOUT = 120  # seconds for a child Python; the scripts take about one
 
@@ -296,16 +296,8 @@ MEMORY_CASES = {
 }
 
 
-def _under_address_sanitizer():
-    try:
-        with open("/proc/self/maps") as f:
-            return "libasan" in f.read()
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
-@pytest.mark.skipif(_under_address_sanitizer(),
+@pytest.mark.skipif(under_address_sanitizer(),
                     reason="AddressSanitizer's shadow memory needs more address space than "
                            "any RLIMIT_AS leaves")
 @pytest.mark.parametrize("case", MEMORY_CASES)

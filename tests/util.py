@@ -572,3 +572,13 @@ def python_child(code, *args, timeout=120, env=None):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
                           capture_output=True, text=True, timeout=timeout, cwd=package_parent,
                           env=dict(os.environ) if env is None else env)
+
+
+def under_address_sanitizer():
+    """True in a process with AddressSanitizer's runtime loaded (tools/sanitize.sh):
+    its shadow memory and quarantine do not fit memory limits set for tests."""
+    try:
+        with open("/proc/self/maps") as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False

@@ -27,7 +27,7 @@ import numpy as np
 from xentfast._objective cimport Objective
 from xentfast._solvers cimport Progress
 from xentfast._solver_common cimport (vdot, vcopy, step_to, within_rounding, evaluate,
-                                      is_coefficient, l1_norm, newton_line_search,
+                                      is_coefficient, l1_norm, newton_line_search, accelerate,
                                       MAX_BACKTRACKS)
 
 cdef enum:
@@ -181,7 +181,7 @@ def fista(Objective f, double[::1] w, double l1, double step, Py_ssize_t max_ite
     """FISTA from w (updated in place); returns (n_iter, gradient-mapping max)."""
     cdef Py_ssize_t p = f.n_params, it = 0, j
     cdef double[::1] y = np.array(w, copy=True), grad = np.empty(p), w_new = np.empty(p)
-    cdef double smooth, mapping_max, t = 1.0, t_new, momentum, restart_test, mapping
+    cdef double smooth, mapping_max, t = 1.0, restart_test, mapping
     with nogil:
         while True:
             evaluate(f, &y[0], &smooth, &grad[0], NULL, False)
@@ -202,12 +202,5 @@ def fista(Objective f, double[::1] w, double l1, double step, Py_ssize_t max_ite
                 vcopy(&w[0], &w_new[0], p)  # the prox point: its zeros are exact
                 break
             it += 1
-            if restart_test > 0.0:
-                t = 1.0
-            t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
-            momentum = (t - 1.0) / t_new
-            for j in range(p):
-                y[j] = w_new[j] + momentum * (w_new[j] - w[j])
-            vcopy(&w[0], &w_new[0], p)
-            t = t_new
+            t = accelerate(&y[0], &w[0], &w_new[0], t, restart_test, p)
     return it, mapping_max

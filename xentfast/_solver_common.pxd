@@ -2,7 +2,7 @@
 # vector operations on the parameters (p of them), the pass-and-check-signals
 # wrapper around Objective.evaluate, and the line searches' constants.
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport fabs
+from libc.math cimport fabs, sqrt
 
 from xentfast._objective cimport Objective
 
@@ -48,6 +48,23 @@ cdef inline void step_to(double* dst, const double* w, double step, const double
     cdef Py_ssize_t j
     for j in range(p):
         dst[j] = w[j] + step * direction[j]
+
+
+cdef inline double accelerate(double* y, double* w, const double* w_new, double t,
+                              double restart_test, Py_ssize_t p) noexcept nogil:
+    # Nesterov/FISTA's momentum step, shared by nesterov and fista: restart the
+    # momentum (t = 1) when the step went uphill (restart_test > 0), then
+    # y = w_new + (t - 1)/t' (w_new - w) and w = w_new; returns t'.
+    cdef Py_ssize_t j
+    cdef double t_new, momentum
+    if restart_test > 0.0:
+        t = 1.0
+    t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
+    momentum = (t - 1.0) / t_new
+    for j in range(p):
+        y[j] = w_new[j] + momentum * (w_new[j] - w[j])
+    vcopy(w, w_new, p)
+    return t_new
 
 
 cdef inline bint within_rounding(double new, double old) noexcept nogil:

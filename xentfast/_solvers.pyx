@@ -26,7 +26,7 @@ import numpy as np
 
 from xentfast._objective cimport Objective
 from xentfast._solver_common cimport (vdot, max_abs, vcopy, step_to, within_rounding,
-                                      check_signals, evaluate, newton_line_search,
+                                      check_signals, evaluate, newton_line_search, accelerate,
                                       LOSS_ROUNDING, ARMIJO, MAX_BACKTRACKS)
 
 cdef enum:
@@ -148,7 +148,7 @@ def nesterov(Objective f, double[::1] w, double step, Py_ssize_t max_iter, doubl
     """
     cdef Py_ssize_t p = f.n_params, it = 0, j
     cdef double[::1] y = np.array(w, copy=True), grad = np.empty(p), w_new = np.empty(p)
-    cdef double loss, grad_max, t = 1.0, t_new, momentum, restart_test
+    cdef double loss, grad_max, t = 1.0, restart_test
     with nogil:
         while True:
             evaluate(f, &y[0], &loss, &grad[0], NULL, False)
@@ -166,14 +166,7 @@ def nesterov(Objective f, double[::1] w, double step, Py_ssize_t max_iter, doubl
             restart_test = 0.0
             for j in range(p):
                 restart_test += grad[j] * (w_new[j] - w[j])
-            if restart_test > 0.0:
-                t = 1.0
-            t_new = 0.5 * (1.0 + sqrt(1.0 + 4.0 * t * t))
-            momentum = (t - 1.0) / t_new
-            for j in range(p):
-                y[j] = w_new[j] + momentum * (w_new[j] - w[j])
-            vcopy(&w[0], &w_new[0], p)
-            t = t_new
+            t = accelerate(&y[0], &w[0], &w_new[0], t, restart_test, p)
     return it, grad_max
 
 

@@ -52,22 +52,33 @@ def test_float32_within_one_ulp(name, inputs):
 
 def test_bce_with_logits_float32_terms(inputs):
     # The per-element losses and the gradient of BCE with logits in float32,
-    # against float64, for targets 0, 1 and soft (the terms are computed in
-    # float32 arithmetic, combined in double).  Losses: within 2 float32 ulp.
+    # against float64, for targets 0, 1, soft ones on both sides of 1/2 (1 - y is
+    # exact above it, rounded below) and random ones.  Unweighted losses are
+    # computed in float32 arithmetic, weighted ones and the gradient combined in
+    # double from float32 terms.  Losses: within 2 float32 ulp.
     # Gradient (1 - y) σ(z) - y σ(-z): within 2 ulp of its larger term, since
     # for soft targets the two terms cancel where σ(z) = y.
     z = inputs[np.isfinite(inputs)][::7]
     z64 = z.astype(np.float64)
-    for y in (0.0, 1.0, 0.3):
-        targets = np.full_like(z, y)
-        loss32, grad32 = xentfast.binary_cross_entropy_with_logits(
+    random_targets = np.random.default_rng(7).random(z.size).astype(np.float32)
+    for y in (0.0, 1.0, 0.3, 0.7, "random"):
+        targets = random_targets if y == "random" else np.full_like(z, y)
+        _, grad32 = xentfast.binary_cross_entropy_with_logits(
             z, targets, reduction="none", return_grad=True)
-        loss64, grad64 = xentfast.binary_cross_entropy_with_logits(
+        _, grad64 = xentfast.binary_cross_entropy_with_logits(
             z64, targets.astype(np.float64), reduction="none", return_grad=True)
-        errors = sweep_tool.ulp_errors(loss32, loss64)
-        worst = int(np.argmax(errors))
-        assert errors[worst] <= 2.0, f"y={y} loss: {errors[worst]:.3f} ulp at z={z[worst]!r}"
-        y64 = np.float64(np.float32(y))
+        for weight in (None, np.full_like(z, 0.75)):
+            weighted32 = xentfast.binary_cross_entropy_with_logits(
+                z, targets, weight=weight, reduction="none")
+            weighted64 = xentfast.binary_cross_entropy_with_logits(
+                z64, targets.astype(np.float64),
+                weight=None if weight is None else weight.astype(np.float64), reduction="none")
+            errors = sweep_tool.ulp_errors(weighted32, weighted64)
+            worst = int(np.argmax(errors))
+            assert errors[worst] <= 2.0, (
+                f"y={y}, weight={weight is not None} loss: {errors[worst]:.3f} ulp "
+                f"at z={z[worst]!r}")
+        y64 = targets.astype(np.float64)
         larger_term = np.maximum((1 - y64) * xentfast.sigmoid(z64), y64 * xentfast.sigmoid(-z64))
         errors = sweep_tool.ulp_errors(grad32, grad64) * np.abs(grad64) / np.maximum(
             larger_term, np.finfo(np.float32).tiny)

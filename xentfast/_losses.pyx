@@ -15,11 +15,12 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport fabs, fabsf, frexp, ldexp, INFINITY, NAN
 
-from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add,
+from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighted_linear_term,
+                               unweighted_linear_term_f32,
                                compensated_result)
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
-from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32,
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32, add3_f32,
                              log1p_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
@@ -278,7 +279,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef float exp_h[BLOCK]
     cdef float exp_lo[BLOCK]
     cdef float exp_scale[BLOCK]
-    cdef float log_hi, log_lo
+    cdef float log_hi, log_lo, linear
     cdef int bad = 0
     cdef bint weighted
     # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
@@ -288,42 +289,57 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     # the arithmetic hides the wait (the next loop finds them in cache).
     # The exponentials and the logs run in separate loops: two short loop bodies
     # vectorise better than one long one (fewer values live in registers).
+    weighted = weight != NULL or pos_weight != NULL
     if floating is float and FLOAT32_ARITHMETIC:
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
             exp_parts_f32(-fabsf(z[i]), &exp_h[i], &exp_lo[i], &exp_scale[i])
-        for i in range(n):
-            log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
-            exps[i] = (<double>exp_h[i] + <double>exp_lo[i]) * exp_scale[i]
-            neg_loss[i] = <double>log_hi + <double>log_lo
+        if weighted:
+            for i in range(n):
+                log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
+                neg_loss[i] = <double>log_hi + <double>log_lo
+        else:
+            # The whole loss in float32 (16 lanes): max(z, 0) - y z (rounded once,
+            # nonnegative) + log(1 + e^-|z|) (as T + small), added with one
+            # rounding: within 2 float32 ulp (tests/test_float32.py).  At z = ±inf
+            # the log term is 0 and the exact sum's error term nan: the linear term.
+            for i in range(n):
+                log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
+                linear = unweighted_linear_term_f32(z[i], y[i])
+                pos_loss[i] = (linear if fabsf(z[i]) == INFINITY
+                               else add3_f32(linear, log_hi, log_lo))
     else:
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
             exps[i] = exp_nonpositive(-fabs(z[i]))
-        for i in range(n):
-            neg_loss[i] = log1p_unit(exps[i])
-    weighted = weight != NULL or pos_weight != NULL
-    for i in range(n):
-        zi = z[i]
-        yi = y[i]
-        log_term = neg_loss[i]
-        pos = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
-        neg = (1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0)) if yi != 1.0 else 0.0
-        if weighted:   # loop-invariant: gcc makes two loops of this one
-            pos_loss[i] = pos
-            neg_loss[i] = neg
+        if weighted:
+            for i in range(n):
+                neg_loss[i] = log1p_unit(exps[i])
         else:
-            # The loss.  A nan logit makes it nan: y and 1 - y are not both 0.
-            pos_loss[i] = pos + neg
+            for i in range(n):
+                pos_loss[i] = log1p_unit(exps[i]) + unweighted_linear_term(z[i], y[i])
+    if weighted:
+        for i in range(n):
+            if floating is float and FLOAT32_ARITHMETIC:
+                exps[i] = (<double>exp_h[i] + <double>exp_lo[i]) * exp_scale[i]
+            zi = z[i]
+            yi = y[i]
+            log_term = neg_loss[i]
+            pos_loss[i] = yi * (log_term - (zi if zi < 0.0 else 0.0)) if yi != 0.0 else 0.0
+            neg_loss[i] = ((1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0))
+                           if yi != 1.0 else 0.0)
     bad_target[0] = bad
     if grad_out != NULL and not weighted:
         # Unweighted: the gradient goes straight to grad_out, in one pass.
         for i in range(n):
             zi = z[i]
             yi = y[i]
-            e = exps[i]
+            if floating is float and FLOAT32_ARITHMETIC:
+                e = (<double>exp_h[i] + <double>exp_lo[i]) * exp_scale[i]
+            else:
+                e = exps[i]
             if floating is float:
                 # a float32 division: 16 lanes, and within 1 float32 ulp
                 inv = <float>1.0 / (<float>1.0 + <float>e)

@@ -5,7 +5,7 @@
 # float32 kernels without an FMA (the baseline kernel set) call the double
 # versions and round once at the end, which keeps them within one float32 ulp.
 # Everything here is `noexcept nogil` so the loops never touch the GIL.
-from libc.math cimport log, log1p, fabs, isfinite, INFINITY
+from libc.math cimport log, log1p, fabs, fabsf, fmaf, isfinite, INFINITY
 
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, log_nonnegative, FLOAT32_ARITHMETIC,
                               sigmoid_f32)
@@ -81,6 +81,24 @@ cdef inline double compensated_result(double total, double compensation) noexcep
     if isfinite(total):
         return total + compensation
     return total
+
+
+cdef inline double unweighted_linear_term(double z, double y) noexcept nogil:
+    # The BCE-with-logits loss less log(1 + e^-|z|): max(z, 0) - y z, formed as
+    # (1 - y) z for z >= 0 and -y z below, where nothing cancels (1 - y is exact
+    # for y >= 1/2); 0 where that coefficient is 0 (z = +inf with y = 1, z = -inf
+    # with y = 0).  A nan z gives nan, or 0 with y = 0 (log(1 + e^-|z|) is nan then).
+    cdef double c = (1.0 - y) if z >= 0.0 else -y
+    return c * z if c != 0.0 else 0.0
+
+
+cdef inline float unweighted_linear_term_f32(float z, float y) noexcept nogil:
+    # unweighted_linear_term in float32 arithmetic, rounded once: max(z, 0) - y z
+    # by one FMA (for the FLOAT32_ARITHMETIC kernel sets, which have one), but
+    # c z at z = ±inf (where the FMA's y z - z is nan).
+    cdef float c = (<float>1.0 - y) if z >= 0.0 else -y
+    cdef float rounded_once = fmaf(-y, z, z if z > 0.0 else <float>0.0)
+    return <float>0.0 if c == 0.0 else (c * z if fabsf(z) == INFINITY else rounded_once)
 
 
 cdef inline double sum16(const double* terms, Py_ssize_t n) noexcept nogil:

@@ -276,6 +276,7 @@ cdef extern from *:
     void log1p_parts_f32 "xf_log1p_parts_f32"(float h, float lo, float scale, float* T,
                                               float* small) noexcept nogil
     float sigmoid_f32 "xf_sigmoid_f32"(float x) noexcept nogil
+    float add3_f32 "xf_add3_f32"(float base, float T, float small) noexcept nogil
     float softplus_parts_f32 "xf_softplus_parts_f32"(float x, float h, float lo,
                                                      float scale) noexcept nogil
     float log_sigmoid_parts_f32 "xf_log_sigmoid_parts_f32"(float x, float h, float lo,

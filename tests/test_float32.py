@@ -85,3 +85,34 @@ def test_bce_with_logits_float32_terms(inputs):
         errors = np.where(grad32 == grad64, 0.0, np.maximum(errors, 0.0))
         worst = int(np.argmax(errors))
         assert errors[worst] <= 2.0, f"y={y} grad: {errors[worst]:.3f} ulp at z={z[worst]!r}"
+
+
+def test_entropy_and_cross_entropy_float32_terms():
+    # -p log q with the log in float32 arithmetic (a pair within about 2^-26) and
+    # the product in double: each term within 1 float32 ulp of float64, for every
+    # 997th float32 in (0, 1], the neighbours of the reduction's switch points
+    # (powers of 2 and sqrt(2)/2 times them) and the specials; row sums too.
+    q = np.arange(1, 0x3F800001, 997, dtype=np.uint32).view(np.float32)
+    switch_points = np.concatenate([np.ldexp(np.float32(1.0), np.arange(-149, 1)),
+                                    np.ldexp(np.float32(np.sqrt(0.5)), np.arange(-125, 1))])
+    near = (switch_points.astype(np.float32).view(np.uint32)[:, None]
+            + np.arange(-64, 65, dtype=np.int64)[None, :]).astype(np.uint32).view(np.float32)
+    q = np.concatenate([q, near.ravel(), np.float32([0.0, 1.0, np.nan])])
+    q = q[np.isnan(q) | ((q >= 0) & (q <= 1))]
+    for p in (np.full_like(q, 0.375), q):   # cross-entropy terms, then entropy terms
+        term32 = xentfast.cross_entropy(p[:, None], q[:, None], axis=1)
+        term64 = xentfast.cross_entropy(p[:, None].astype(np.float64),
+                                        q[:, None].astype(np.float64), axis=1)
+        errors = sweep_tool.ulp_errors(term32, term64)
+        assert not np.isnan(errors).any()
+        worst = int(np.argmax(errors))
+        assert errors[worst] <= 1.0, f"{errors[worst]:.3f} ulp at p={p[worst]!r}, q={q[worst]!r}"
+    rng = np.random.default_rng(3)
+    P = rng.random((2000, 10)) ** 3
+    P = (P / P.sum(axis=1, keepdims=True)).astype(np.float32)
+    Q = rng.random((2000, 10)) ** 3
+    Q = (Q / Q.sum(axis=1, keepdims=True)).astype(np.float32)
+    for name, args in (("entropy", (P,)), ("cross_entropy", (P, Q))):
+        r32 = getattr(xentfast, name)(*args, axis=1)
+        r64 = getattr(xentfast, name)(*(a.astype(np.float64) for a in args), axis=1)
+        assert sweep_tool.ulp_errors(r32, r64).max() <= 1.0, name

@@ -103,8 +103,17 @@ cdef inline float unweighted_linear_term_f32(float z, float y) noexcept nogil:
 
 cdef inline double sum16(const double* terms, Py_ssize_t n) noexcept nogil:
     # Sixteen partial sums: they vectorise, and rounding grows with n / 16.
+    # Below 16 terms that is a plain sum (the other partial sums stay 0): the
+    # short path skips their setup and reduction, which cost more than a short
+    # row's terms.
     cdef double a[16]
+    cdef double total
     cdef Py_ssize_t i = 0, q
+    if n < 16:
+        total = 0.0
+        for i in range(n):
+            total += terms[i]
+        return total
     for q in range(16):
         a[q] = 0.0
     while i + 16 <= n:

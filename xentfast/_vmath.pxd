@@ -245,6 +245,40 @@ cdef extern from *:
         *small = tiny ? 0.0f : ((high ? XF_F32_LN2_LO : 0.0f) + ml * inv) - A;
     }
 
+    /* log x for finite x >= 0 (0 gives -inf, nan stays nan) as T + small, within
+       about 2^-26 of |log x| (the entropy kernels form their terms from the pair
+       in double).  x = 2^k m with m in [sqrt2/2, sqrt2) read off the bits
+       (subnormals scaled by 2^24 first), f = m - 1 exact, and log m = f - A with
+       A = f^2/2 - s (f^2/2 + R(s^2)), s = f / (2 + f), as in xf_log1p_parts_f32.
+       k ln2 = k LN2_HI16 + k LN2_LO16, LN2_HI16 of 16 bits so that k LN2_HI16 is
+       exact (|k| < 256); T = k LN2_HI16 + f rounded, and Fast2Sum (|k LN2_HI16| >=
+       ln2 > |f| unless k = 0) gives its error, which goes into small. */
+    #define XF_F32_LN2_HI16 0.693145751953125f      /* ln 2 to 16 bits */
+    #define XF_F32_LN2_LO16 1.4286068203094173e-06f  /* ln 2 - XF_F32_LN2_HI16, rounded */
+    static inline void xf_log_parts_f32(float x, float* T, float* small) {
+        int subnormal = x < 1.17549435e-38f;
+        float scaled = subnormal ? x * 16777216.0f : x;          /* 2^24 */
+        uint32_t bits = xf_bits32(scaled);
+        /* the biased exponent as a float by the 2^23 trick (no int-to-float conversion) */
+        float k = xf_from_bits32((bits >> 23) | 0x4B000000u) - 8388735.0f;  /* 2^23 + 127 */
+        float m = xf_from_bits32((bits & 0x007FFFFFu) | 0x3F800000u);
+        int high = m > 1.41421356f;
+        k = subnormal ? k - 24.0f : k;
+        k = high ? k + 1.0f : k;
+        float f = high ? 0.5f * m - 1.0f : m - 1.0f;
+        float s = f / (2.0f + f);
+        float z = s * s;
+        float R = z * fmaf(fmaf(0.29870936274528503f, z, 0.39977574348449707f), z,
+                           0.6666677594184875f);
+        float half_f2 = 0.5f * f * f;
+        float A = half_f2 - s * (half_f2 + R);
+        float a = k * XF_F32_LN2_HI16;
+        float t = a + f;
+        float tail = f - (t - a);
+        *T = x == 0.0f ? -INFINITY : (x != x ? x : t);
+        *small = x == 0.0f ? 0.0f : (x != x ? x : (tail + k * XF_F32_LN2_LO16) - A);
+    }
+
     /* base + T + small, rounded once: TwoSum of base and T (exact), then the tails. */
     static inline float xf_add3_f32(float base, float T, float small) {
         float s = base + T;
@@ -277,6 +311,7 @@ cdef extern from *:
                                               float* small) noexcept nogil
     float sigmoid_f32 "xf_sigmoid_f32"(float x) noexcept nogil
     float add3_f32 "xf_add3_f32"(float base, float T, float small) noexcept nogil
+    void log_parts_f32 "xf_log_parts_f32"(float x, float* T, float* small) noexcept nogil
     float softplus_parts_f32 "xf_softplus_parts_f32"(float x, float h, float lo,
                                                      float scale) noexcept nogil
     float log_sigmoid_parts_f32 "xf_log_sigmoid_parts_f32"(float x, float h, float lo,

@@ -480,7 +480,23 @@ def _entropy_entries(n, dtype, peers):
     return entries
 
 
-# (label, builder(n, dtype, peers) -> entries); n counts values, rows of 10 for the last three.
+def _kl_divergence_entries(n, dtype, peers):
+    """KL divergence of n/10 row pairs of 10 probabilities, against scipy.special.rel_entr."""
+    function = _function("kl_divergence")
+    p, q = make_inputs(function, n, dtype)
+    fast, reference = function.fast, function.reference
+    entries = [Entry("xentfast", "kl_divergence(p, q, axis=-1)", lambda: fast(p, q), _same),
+               Entry("reference", "xentfast.reference.kl_divergence(p, q)",
+                     lambda: reference(p, q), _same)]
+    if peers.special is not None:
+        rel_entr = peers.special.rel_entr
+        entries.append(Entry("scipy", "scipy.special.rel_entr(p, q).sum(axis=-1) (faster "
+                             "than scipy.stats.entropy(p, q), which also renormalises)",
+                             lambda: rel_entr(p, q).sum(axis=-1), _same))
+    return entries
+
+
+# (label, builder(n, dtype, peers) -> entries); n counts values, rows of 10 for the last four.
 PEER_CASES = (
     ("sigmoid", _elementwise_entries("sigmoid", "expit", "sigmoid")),
     ("log_sigmoid", _elementwise_entries("log_sigmoid", "log_expit", "logsigmoid")),
@@ -490,6 +506,7 @@ PEER_CASES = (
     ("softmax CE, mean", _softmax_ce_entries(with_grad=False)),
     ("softmax CE, mean + grad", _softmax_ce_entries(with_grad=True)),
     ("entropy", _entropy_entries),
+    ("KL divergence", _kl_divergence_entries),
 )
 PEER_COLUMNS = (("reference", "NumPy reference"), ("scipy", "SciPy"),
                 ("sklearn", "scikit-learn"), ("torch", "PyTorch"))
@@ -751,8 +768,8 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
         print_fn(summary_line(rows))
         print_fn("")
         print_fn("n counts values: elementwise functions and BCE take n values (and n "
-                 "targets); softmax CE and entropy take n/10 rows of 10. Peers' inputs are "
-                 "made before timing (torch tensors share NumPy's memory). \"worst diff\" is "
+                 "targets); softmax CE, entropy and KL divergence take n/10 rows of 10. "
+                 "Peers' inputs are made before timing (torch tensors share NumPy's memory). \"worst diff\" is "
                  "the largest normwise difference, max|peer - xentfast| / max|xentfast| "
                  "over each output (loss, gradient), of any peer from xentfast.")
         print_fn("")

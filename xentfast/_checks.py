@@ -54,11 +54,16 @@ def as_dtype(a, name, dtype):
     return arr.astype(dtype, copy=False)
 
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
+
 def common_float_dtype(*arrays):
     """float32 when every array is float32, else float64."""
-    if all(arr.dtype == np.float32 for arr in arrays):
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
+    for arr in arrays:
+        if arr.dtype != _FLOAT32:
+            return _FLOAT64
+    return _FLOAT32
 
 
 def is_float_pair(a, b):
@@ -78,6 +83,8 @@ def check_same_shape(a, a_name, b, b_name):
 
 def broadcast_pair(a, a_name, b, b_name):
     """Broadcast two arrays against each other, naming both shapes on failure."""
+    if a.shape == b.shape:
+        return a, b
     try:
         return np.broadcast_arrays(a, b)
     except ValueError:
@@ -240,6 +247,9 @@ def prepare_probabilities(p, name, check_values=True):
 def prepare_distribution_pair(p, q, check_values=True):
     """p and q broadcast against each other in their common float dtype (see
     prepare_probabilities for ``check_values``)."""
+    if not check_values and is_float_pair(p, q):
+        # The common case, kept short for small inputs: nothing to convert.
+        return _asarray(p), _asarray(q)
     p = prepare_probabilities(p, "p", check_values)
     q = prepare_probabilities(q, "q", check_values)
     dtype = common_float_dtype(p, q)

@@ -8,11 +8,12 @@ from libc.math cimport log, log1p
 
 from xentfast._scalar cimport (xlogy, xlog1my, log_ratio, sum16, compensated_add,
                                compensated_result)
-from xentfast._arrays cimport plain_pair
+from xentfast._arrays cimport plain_pair, plain_array
 from xentfast._vmath cimport FLOAT32_ARITHMETIC, log_parts_f32
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 
 cimport numpy as cnp
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 cnp.import_array()
 
@@ -103,15 +104,13 @@ cdef int measure_row_group(Measure measure, const floating* p, const floating* q
     return bad
 
 
-cdef bint measure_rows(Measure measure, const floating[::1] p, const floating[::1] q,
-                       Py_ssize_t k, floating[::1] out, double log_base,
+cdef bint measure_rows(Measure measure, const floating* p, const floating* q, Py_ssize_t k,
+                       Py_ssize_t m, floating* out, double log_base,
                        int n_threads) noexcept nogil:
-    # Returns whether every p and q lies in [0, 1] (or is nan).
-    cdef Py_ssize_t g, m = out.shape[0]
+    # The m rows of k values of p (and q) into out[:m].  Returns whether every p
+    # and q lies in [0, 1] (or is nan).
+    cdef Py_ssize_t g
     cdef Py_ssize_t group = 1 if k > BLOCK or k == 0 else BLOCK // k   # rows per task
-    cdef const floating* p_base = &p[0] if p.shape[0] > 0 else NULL
-    cdef const floating* q_base = &q[0] if q.shape[0] > 0 else NULL
-    cdef floating* out_base = &out[0] if m > 0 else NULL
     cdef int bad = 0
     if k == 0:
         for g in range(m):
@@ -120,35 +119,53 @@ cdef bint measure_rows(Measure measure, const floating[::1] p, const floating[::
     for g in prange((m + group - 1) // group, schedule="static",
                     num_threads=n_threads,
                     use_threads_if=worth_threads(m * k, n_threads)):
-        bad |= measure_row_group(measure, p_base, q_base, k, g * group,
-                                 min(g * group + group, m), out_base, log_base)
+        bad |= measure_row_group(measure, p, q, k, g * group, min(g * group + group, m),
+                                 out, log_base)
     return not bad
 
 
-def entropy_rows(const floating[::1] p, Py_ssize_t k, floating[::1] out, double log_base,
-                 int n_threads):
-    """Entropy of each row into out; returns whether every p lies in [0, 1] (or is nan)."""
+# The codes of measure_rows_kernel's measures, for the Python layer.
+MEASURES = {"entropy": ENTROPY, "cross_entropy": CROSS_ENTROPY,
+            "kl_divergence": KL_DIVERGENCE}
+
+
+def measure_rows_kernel(int measure, cnp.ndarray p, cnp.ndarray q, Py_ssize_t k,
+                        cnp.ndarray out, double log_base, int n_threads):
+    """The measure (a code of MEASURES) of each row of k values of p (and q) into
+    out, C-contiguous float32 or float64 arrays of one dtype: p and q of
+    out.size * k values (for entropy, q is p).  Returns whether every p and q
+    lies in [0, 1] (or is nan); if not, out is meaningless (the caller raises).
+    The arrays themselves, not memoryviews: acquiring those costs more than the
+    work on a small input."""
+    cdef int type_num = cnp.PyArray_TYPE(out)
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(out)
+    if not ((type_num == cnp.NPY_DOUBLE or type_num == cnp.NPY_FLOAT) and k >= 0
+            and (k == 0 or m <= PY_SSIZE_T_MAX // k)
+            and plain_array(p, type_num, m * k) and plain_array(q, type_num, m * k)
+            and plain_array(out, type_num, m) and cnp.PyArray_ISWRITEABLE(out)
+            and ENTROPY <= measure <= KL_DIVERGENCE):
+        raise ValueError("p and q must be C-contiguous float32 or float64 arrays of "
+                         "out.size * k values, of out's dtype, out writeable")
+    cdef void* p_data = cnp.PyArray_DATA(p)
+    cdef void* q_data = cnp.PyArray_DATA(q)
+    cdef void* out_data = cnp.PyArray_DATA(out)
     cdef bint values_ok
+    if small_work(m * k):
+        # Keep the GIL, and no parallel region: both cost more than the work.
+        if type_num == cnp.NPY_DOUBLE:
+            return measure_rows(<Measure>measure, <const double*>p_data, <const double*>q_data,
+                                k, m, <double*>out_data, log_base, 1)
+        return measure_rows(<Measure>measure, <const float*>p_data, <const float*>q_data, k,
+                            m, <float*>out_data, log_base, 1)
     with nogil:
-        values_ok = measure_rows(ENTROPY, p, p, k, out, log_base, n_threads)
-    return values_ok
-
-
-def cross_entropy_rows(const floating[::1] p, const floating[::1] q, Py_ssize_t k,
-                       floating[::1] out, double log_base, int n_threads):
-    """Cross-entropy of each row pair into out; returns whether p and q lie in [0, 1]."""
-    cdef bint values_ok
-    with nogil:
-        values_ok = measure_rows(CROSS_ENTROPY, p, q, k, out, log_base, n_threads)
-    return values_ok
-
-
-def kl_divergence_rows(const floating[::1] p, const floating[::1] q, Py_ssize_t k,
-                       floating[::1] out, double log_base, int n_threads):
-    """KL divergence of each row pair into out; returns whether p and q lie in [0, 1]."""
-    cdef bint values_ok
-    with nogil:
-        values_ok = measure_rows(KL_DIVERGENCE, p, q, k, out, log_base, n_threads)
+        if type_num == cnp.NPY_DOUBLE:
+            values_ok = measure_rows(<Measure>measure, <const double*>p_data,
+                                     <const double*>q_data, k, m, <double*>out_data,
+                                     log_base, n_threads)
+        else:
+            values_ok = measure_rows(<Measure>measure, <const float*>p_data,
+                                     <const float*>q_data, k, m, <float*>out_data, log_base,
+                                     n_threads)
     return values_ok
 
 

@@ -11,18 +11,26 @@ from xentfast._kernels import _information
 from xentfast._config import get_num_threads
 
 
-def _reduce_rows(kernel, arrays, axis, base):
-    """(result, values_ok): the kernel over the rows along ``axis``; values_ok is
-    False if it found a probability outside [0, 1]."""
+def _reduce_rows(measure, p, q, axis, base):
+    """(result, values_ok): the measure (a name of _information.MEASURES) of the
+    rows of p and q (q is p for entropy) along ``axis``; values_ok is False if the
+    kernel found a probability outside [0, 1]."""
     log_base = _checks.log_of_base(base) or 1.0
-    first = arrays[0]
-    axis = _checks.normalize_axis(axis, first.ndim)
-    laid_out = [_layout.rows(a, axis) for a in arrays]
-    k, moved_shape = laid_out[0][1], laid_out[0][2]
-    result = _layout.output_buffer(None, moved_shape[:-1], first.dtype)
-    values_ok = kernel(*(data for data, _, _ in laid_out), k, result.reshape(-1), log_base,
-                       get_num_threads())
-    return _layout.finish(result, None), values_ok
+    axis = _checks.normalize_axis(axis, p.ndim)
+    if (p.ndim and axis == p.ndim - 1 and _validate.is_c_contiguous_aligned(p)
+            and (q is p or _validate.is_c_contiguous_aligned(q))):
+        # Rows along the last axis of C-contiguous arrays (the common case): the
+        # kernel reads them as they are.
+        p_rows, q_rows, k, lead_shape = p, q, p.shape[-1], p.shape[:-1]
+    else:
+        p_rows, k, moved_shape = _layout.rows(p, axis)
+        q_rows = p_rows if q is p else _layout.rows(q, axis)[0]
+        lead_shape = moved_shape[:-1]
+    result = np.empty(lead_shape, p.dtype)
+    values_ok = _information.measure_rows_kernel(
+        _information.MEASURES[measure], p_rows, q_rows, k, result, log_base,
+        get_num_threads())
+    return (result if result.ndim else result[()]), values_ok
 
 
 # The kernels check that the probabilities lie in [0, 1] in their own pass;
@@ -82,7 +90,7 @@ def entropy(p, axis=-1, base=None):
     array([1.        , 0.        , 0.46899559])
     """
     arr = _checks.prepare_probabilities(p, "p", check_values=False)
-    result, values_ok = _reduce_rows(_information.entropy_rows, (arr,), axis, base)
+    result, values_ok = _reduce_rows("entropy", arr, arr, axis, base)
     if not values_ok:
         _checks.prepare_probabilities(arr, "p")
     return result
@@ -143,7 +151,7 @@ def cross_entropy(p, q, axis=-1, base=None):
     >>> xentfast.cross_entropy(p, np.array([1.0, 0.0]))
     np.float64(inf)
     """
-    return _pair_measure(_information.cross_entropy_rows, p, q, axis, base)
+    return _pair_measure("cross_entropy", p, q, axis, base)
 
 
 def kl_divergence(p, q, axis=-1, base=None):
@@ -202,12 +210,12 @@ def kl_divergence(p, q, axis=-1, base=None):
     >>> float(xentfast.kl_divergence(a, a + [1e-12, -1e-12]))   # tiny, and accurate
     2.3809715385742667e-24
     """
-    return _pair_measure(_information.kl_divergence_rows, p, q, axis, base)
+    return _pair_measure("kl_divergence", p, q, axis, base)
 
 
-def _pair_measure(kernel, p, q, axis, base):
+def _pair_measure(measure, p, q, axis, base):
     p_arr, q_arr = _checks.prepare_distribution_pair(p, q, check_values=False)
-    result, values_ok = _reduce_rows(kernel, (p_arr, q_arr), axis, base)
+    result, values_ok = _reduce_rows(measure, p_arr, q_arr, axis, base)
     if not values_ok or p_arr.size == 0:
         # an empty broadcast hides the values of a non-empty p or q from the kernel
         _checks.prepare_distribution_pair(p, q)

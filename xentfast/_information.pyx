@@ -4,10 +4,9 @@
 # (1.0 for nats).
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport log, log1p
 
-from xentfast._scalar cimport (xlogy, xlog1my, log_ratio, sum16, compensated_add,
-                               compensated_result)
+from xentfast._scalar cimport (xlogy, xlog1my, kl_term, kl_term_normal, has_subnormal, sum16,
+                               compensated_add, compensated_result)
 from xentfast._arrays cimport plain_pair, plain_array
 from xentfast._vmath cimport FLOAT32_ARITHMETIC, log_parts_f32
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
@@ -23,23 +22,23 @@ cdef enum Measure:
     KL_DIVERGENCE    # sum p log(p / q)
 
 
-cdef inline double measure_term(Measure measure, double p, double q) noexcept nogil:
-    if measure == ENTROPY:
-        return -xlogy(p, p)
-    if measure == CROSS_ENTROPY:
-        return -xlogy(p, q)
-    if p == 0.0:
-        return 0.0
-    return p * log_ratio(p, q)
+cdef inline int out_of_unit(double x) noexcept nogil:
+    # x < 0 or x > 1 (nan passes), without a branch.
+    return (x < 0.0) | (x > 1.0)
 
 
 cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ssize_t n,
                     double* terms) noexcept nogil:
-    # One loop per measure, so that the entropy and cross-entropy loops vectorise.
+    # One loop per measure, each calling branch-free term functions, so that all
+    # three vectorise.
     # Returns 1 if a p or q lies outside [0, 1] (nan passes): the check of the
-    # probabilities, fused into this pass (the caller raises).
+    # probabilities, fused into this pass (the caller raises).  float64 loops keep
+    # their flags in doubles, set by selects: gcc cannot narrow a double
+    # comparison's 64-bit mask to an int on SSE2, which kept the baseline set's
+    # float64 loops scalar; float32 loops vectorise only with int flags.
     cdef Py_ssize_t i
-    cdef int bad = 0
+    cdef int bad = 0, rare = 0
+    cdef double wide_bad = 0.0, wide_rare = 0.0
     cdef double pi, qi
     cdef float log_hi, log_lo
     if floating is float and FLOAT32_ARITHMETIC and measure != KL_DIVERGENCE:
@@ -49,27 +48,44 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
         for i in range(n):
             pi = p[i]
             qi = q[i]
-            bad |= (pi < 0.0) | (pi > 1.0) | (qi < 0.0) | (qi > 1.0)
+            bad |= out_of_unit(pi) | out_of_unit(qi)
             log_parts_f32(q[i], &log_hi, &log_lo)
             terms[i] = 0.0 if pi == 0.0 else -(pi * (<double>log_hi + <double>log_lo))
     elif measure == ENTROPY:
         for i in range(n):
             pi = p[i]
-            bad |= (pi < 0.0) | (pi > 1.0)
+            if floating is double:
+                wide_bad = 1.0 if out_of_unit(pi) else wide_bad
+            else:
+                bad |= out_of_unit(pi)
             terms[i] = -xlogy(pi, pi)
     elif measure == CROSS_ENTROPY:
         for i in range(n):
             pi = p[i]
             qi = q[i]
-            bad |= (pi < 0.0) | (pi > 1.0) | (qi < 0.0) | (qi > 1.0)
+            if floating is double:
+                wide_bad = 1.0 if out_of_unit(pi) | out_of_unit(qi) else wide_bad
+            else:
+                bad |= out_of_unit(pi) | out_of_unit(qi)
             terms[i] = -xlogy(pi, qi)
     else:
         for i in range(n):
             pi = p[i]
             qi = q[i]
-            bad |= (pi < 0.0) | (pi > 1.0) | (qi < 0.0) | (qi > 1.0)
-            terms[i] = measure_term(measure, pi, qi)
-    return bad
+            if floating is double:
+                wide_bad = 1.0 if out_of_unit(pi) | out_of_unit(qi) else wide_bad
+                wide_rare = 1.0 if has_subnormal(pi, qi) else wide_rare
+            else:
+                bad |= out_of_unit(pi) | out_of_unit(qi)
+                rare |= has_subnormal(pi, qi)
+            terms[i] = kl_term_normal(pi, qi)
+        if rare | (wide_rare != 0.0):
+            # Redo the terms of a subnormal p or q, where p / q may over- or
+            # underflow (kl_term_normal would be wrong): rare, so only those.
+            for i in range(n):
+                if has_subnormal(p[i], q[i]):
+                    terms[i] = kl_term(p[i], q[i])
+    return bad | (wide_bad != 0.0)
 
 
 cdef int measure_row_group(Measure measure, const floating* p, const floating* q,

@@ -5,10 +5,11 @@
 # float32 kernels without an FMA (the baseline kernel set) call the double
 # versions and round once at the end, which keeps them within one float32 ulp.
 # Everything here is `noexcept nogil` so the loops never touch the GIL.
-from libc.math cimport log, log1p, fabs, fabsf, fmaf, isfinite, INFINITY
+from libc.math cimport fabs, fabsf, fmaf, isfinite, INFINITY
+from libc.stdint cimport uint64_t
 
-from xentfast._vmath cimport (exp_nonpositive, log1p_unit, log_nonnegative, FLOAT32_ARITHMETIC,
-                              sigmoid_f32)
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, log_nonnegative, log1p_from_parts,
+                              xf_bits, xf_from_bits, FLOAT32_ARITHMETIC, sigmoid_f32)
 
 
 cdef inline double log_sigmoid_from_exp(double x, double e) noexcept nogil:
@@ -53,17 +54,67 @@ cdef inline double xlog1my(double x, double y) noexcept nogil:
     return 0.0 if x == 0.0 else x * (log_nonnegative(hi) + correction)
 
 
-cdef inline double log_ratio(double p, double q) noexcept nogil:
-    # log(p / q) for p, q in [0, 1] without losing digits when p ≈ q:
-    # within a factor 2, p - q is exact (Sterbenz) and log1p keeps it;
-    # further apart, log(p / q) is accurate unless p / q over- or underflows.
-    cdef double r
-    if 0.5 * q <= p <= 2.0 * q:
-        return log1p((p - q) / q)
-    r = p / q
-    if r > 2.2250738585072014e-308 and r < INFINITY:
-        return log(r)
-    return log(p) - log(q)
+cdef inline double log_ratio_scaled(double p, double q, double scale_p, double scale_q,
+                                    double shift) noexcept nogil:
+    # log(p / q) = log((p scale_p) / (q scale_q)) - shift ln2, for p, q in [0, 1],
+    # accurate when p ≈ q, and branch-free (selects only, one division before the
+    # log's own) so that the KL loop vectorises.  scale_p / scale_q = 2^shift must
+    # keep p scale_p / (q scale_q) normal where p, q are not within a factor 2.
+    # Both cases below write the ratio as 2^k (1 + f) with f exact and
+    # |f / (2 + f)| <= 1/5, the range of log1p_from_parts:
+    # - within a factor 2 ("close"), p - q is exact (Sterbenz) and d = (p - q) / q
+    #   is rounded once; 1 + d itself is not formed (it would lose a small d's
+    #   digits): f = d, or 1 + 2d (k = -1) or (d - 1) / 2 (k = 1), each exact.
+    # - further apart, r = 2^e m is read off the bits, as in log_nonnegative.
+    # q = 0 < p gives +inf; nan propagates.  p = 0 is the caller's (0 log 0 = 0).
+    cdef bint close = (0.5 * q <= p) & (p <= 2.0 * q)
+    cdef double ratio = (p - q if close else p * scale_p) / (q if close else q * scale_q)
+    # far apart: ratio = 2^e m, m in [1, 2), e by the 2^52 trick (no int conversion)
+    cdef uint64_t bits = xf_bits(ratio)
+    cdef double e = xf_from_bits((bits >> 52) | 0x4330000000000000ULL) - 4503599627371519.0
+    cdef double m = xf_from_bits((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL)
+    cdef bint high = m > 1.4142135623730951
+    cdef double k_far = (e + (1.0 if high else 0.0)) - shift
+    cdef double f_far = m * 0.5 - 1.0 if high else m - 1.0
+    # close: ratio = d in [-0.6, 1] (below -0.5 only for subnormal q, where 0.5 q
+    # rounds); the splits at d = -1/3 and 1/2 keep |f / (2 + f)| <= 1/5, and
+    # there 1 + 2d and d - 1 are exact (Sterbenz).  f = d as far down as
+    # possible: k = -1 cancels against log(1 + f).
+    cdef bint low = ratio < -0.3333333333333333
+    cdef bint above = ratio >= 0.5
+    cdef double k_close = -1.0 if low else (1.0 if above else 0.0)
+    cdef double f_close = (2.0 * ratio + 1.0) if low else ((ratio - 1.0) * 0.5 if above else ratio)
+    cdef double k = k_close if close else k_far
+    cdef double f = f_close if close else f_far
+    cdef double result = log1p_from_parts(k, f, f / (2.0 + f))
+    result = INFINITY if q == 0.0 else result
+    return ratio if ratio != ratio else result
+
+
+cdef inline bint has_subnormal(double p, double q) noexcept nogil:
+    # Whether p or q is subnormal (not 0): only then can p / q over- or
+    # underflow, for p, q in [0, 1].  Comparisons and bit operations, no branch.
+    return (((p < 2.2250738585072014e-308) & (p != 0.0))
+            | ((q < 2.2250738585072014e-308) & (q != 0.0)))
+
+
+cdef inline double kl_term_normal(double p, double q) noexcept nogil:
+    # p log(p / q), with 0 log(0 / q) = 0 for every q (also 0 and nan): a select.
+    # Valid where has_subnormal(p, q) is false (p / q cannot over- or underflow);
+    # kl_term is valid everywhere.  The unit scales and zero shift fold away.
+    return 0.0 if p == 0.0 else p * log_ratio_scaled(p, q, 1.0, 1.0, 0.0)
+
+
+cdef inline double kl_term(double p, double q) noexcept nogil:
+    # p log(p / q) for any p, q in [0, 1]: a subnormal p or q is scaled by 2^64,
+    # and then p / q is normal (or 0 or inf).  A few more operations than
+    # kl_term_normal, which the loop uses until has_subnormal says otherwise.
+    cdef bint p_subnormal = p < 2.2250738585072014e-308
+    cdef bint q_subnormal = q < 2.2250738585072014e-308
+    cdef double shift = (64.0 if p_subnormal else 0.0) - (64.0 if q_subnormal else 0.0)
+    return 0.0 if p == 0.0 else p * log_ratio_scaled(
+        p, q, 18446744073709551616.0 if p_subnormal else 1.0,                    # 2^64
+        18446744073709551616.0 if q_subnormal else 1.0, shift)
 
 
 cdef inline void compensated_add(double* total, double* compensation, double value) noexcept nogil:

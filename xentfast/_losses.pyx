@@ -21,6 +21,7 @@ from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighte
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32, add3_f32,
+                             AVX512_EXP, exp_nonpositive_array,
                              log1p_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
@@ -310,10 +311,16 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                 pos_loss[i] = (linear if fabsf(z[i]) == INFINITY
                                else add3_f32(linear, log_hi, log_lo))
     else:
-        for i in range(n):
-            yi = y[i]
-            bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-            exps[i] = exp_nonpositive(-fabs(z[i]))
+        if floating is double and AVX512_EXP:
+            exp_nonpositive_array(z, exps, n, True)
+            for i in range(n):
+                yi = y[i]
+                bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
+        else:
+            for i in range(n):
+                yi = y[i]
+                bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
+                exps[i] = exp_nonpositive(-fabs(z[i]))
         if weighted:
             for i in range(n):
                 neg_loss[i] = log1p_unit(exps[i])

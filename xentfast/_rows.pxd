@@ -4,7 +4,8 @@
 from cython cimport floating
 from libc.math cimport log1p, INFINITY, NAN
 
-from xentfast._vmath cimport exp_nonpositive, log1p_nonnegative
+from xentfast._vmath cimport (exp_nonpositive, log1p_nonnegative, AVX512_EXP,
+                              exp_nonpositive_array)
 
 cdef enum RowKind:
     ROW_FINITE        # the max is finite: the usual formulas apply
@@ -121,8 +122,13 @@ cdef inline void normalize_rows(const floating* z, Py_ssize_t k, Py_ssize_t n_ro
         shift = m if chunk.kind[r] == ROW_FINITE else 0.0
         for j in range(k):
             exps[r * k + j] = shift
-    for j in range(n_rows * k):
-        exps[j] = exp_nonpositive(z[j] - exps[j])
+    if AVX512_EXP:
+        for j in range(n_rows * k):
+            exps[j] = z[j] - exps[j]
+        exp_nonpositive_array(exps, exps, n_rows * k, False)
+    else:
+        for j in range(n_rows * k):
+            exps[j] = exp_nonpositive(z[j] - exps[j])
     for r in range(n_rows):
         s = 0.0
         if chunk.kind[r] == ROW_FINITE:

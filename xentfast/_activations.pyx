@@ -12,7 +12,7 @@ from xentfast._arrays cimport plain_pair
 from xentfast._scalar cimport sigmoid, sigmoid32, log_sigmoid_from_exp, softplus_from_exp
 from xentfast._parallel cimport worth_threads, small_work
 from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32, AVX512_EXP,
-                             exp_nonpositive_array,
+                             exp_nonpositive_array, sigmoid_array,
                              log_sigmoid_parts_f32, softplus_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
@@ -74,24 +74,12 @@ cdef void log1p_exp_block(int function, const floating* x, floating* out,
                 out[i] = <floating>softplus_from_exp(x[i], e[i])
 
 
-cdef void sigmoid_block(const double* x, double* out, Py_ssize_t n) noexcept nogil:
-    # sigmoid of n <= MAP_BLOCK float64 values with the AVX-512 e^-|x| (_vmath.pxd),
-    # then the division as in _scalar.sigmoid.
-    cdef double e[MAP_BLOCK]
-    cdef Py_ssize_t i
-    exp_nonpositive_array(x, e, n, True)
-    for i in range(n):
-        out[i] = (1.0 if x[i] >= 0.0 else e[i]) / (1.0 + e[i])
-
-
 cdef void map_values(int function, const floating* x, floating* out,
                      Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, start = 0
     if floating is double:
         if function == SIGMOID and AVX512_EXP:
-            while start < n:
-                sigmoid_block(x + start, out + start, min(MAP_BLOCK, n - start))
-                start += MAP_BLOCK
+            sigmoid_array(x, out, n)
             return
     if function == SIGMOID:
         for i in range(n):

@@ -111,6 +111,8 @@ def normalize_axis(axis, ndim):
     """
     if axis is None:
         return None
+    if type(axis) is int and -1 <= axis < ndim:
+        return axis % max(ndim, 1)   # the usual axes, without the checks below
     try:
         axis = operator.index(axis)
     except TypeError:
@@ -248,8 +250,9 @@ def prepare_distribution_pair(p, q, check_values=True):
     """p and q broadcast against each other in their common float dtype (see
     prepare_probabilities for ``check_values``)."""
     if not check_values and is_float_pair(p, q):
-        # The common case, kept short for small inputs: nothing to convert.
-        return _asarray(p), _asarray(q)
+        # The common case, kept short for small inputs: nothing to convert (the
+        # caller's layout step copies an unaligned array).
+        return p, q
     p = prepare_probabilities(p, "p", check_values)
     q = prepare_probabilities(q, "q", check_values)
     dtype = common_float_dtype(p, q)

@@ -16,11 +16,11 @@ from cython cimport floating
 from libc.math cimport fabs, fabsf, frexp, ldexp, INFINITY, NAN
 
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighted_linear_term,
-                               unweighted_linear_term_f32,
+                               unweighted_loss_f32,
                                compensated_result)
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
-from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32, add3_f32,
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32,
                              AVX512_EXP, exp_nonpositive_array,
                              log1p_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
@@ -280,7 +280,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef float exp_h[BLOCK]
     cdef float exp_lo[BLOCK]
     cdef float exp_scale[BLOCK]
-    cdef float log_hi, log_lo, linear
+    cdef float log_hi, log_lo
     cdef int bad = 0
     cdef bint weighted
     # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
@@ -301,15 +301,11 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                 log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
                 neg_loss[i] = <double>log_hi + <double>log_lo
         else:
-            # The whole loss in float32 (16 lanes): max(z, 0) - y z (rounded once,
-            # nonnegative) + log(1 + e^-|z|) (as T + small), added with one
-            # rounding: within 2 float32 ulp (tests/test_float32.py).  At z = ±inf
-            # the log term is 0 and the exact sum's error term nan: the linear term.
+            # The whole loss in float32 (16 lanes), within 2 float32 ulp
+            # (tests/test_float32.py).
             for i in range(n):
                 log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
-                linear = unweighted_linear_term_f32(z[i], y[i])
-                pos_loss[i] = (linear if fabsf(z[i]) == INFINITY
-                               else add3_f32(linear, log_hi, log_lo))
+                pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)
     else:
         if floating is double and AVX512_EXP:
             exp_nonpositive_array(z, exps, n, True)

@@ -9,7 +9,8 @@ from libc.math cimport fabs, fabsf, fmaf, isfinite, INFINITY
 from libc.stdint cimport uint64_t
 
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, log_nonnegative, log1p_from_parts,
-                              xf_bits, xf_from_bits, FLOAT32_ARITHMETIC, sigmoid_f32)
+                              xf_bits, xf_from_bits, FLOAT32_ARITHMETIC, sigmoid_f32,
+                              add3_f32)
 
 
 cdef inline double log_sigmoid_from_exp(double x, double e) noexcept nogil:
@@ -143,13 +144,18 @@ cdef inline double unweighted_linear_term(double z, double y) noexcept nogil:
     return c * z if c != 0.0 else 0.0
 
 
-cdef inline float unweighted_linear_term_f32(float z, float y) noexcept nogil:
-    # unweighted_linear_term in float32 arithmetic, rounded once: max(z, 0) - y z
-    # by one FMA (for the FLOAT32_ARITHMETIC kernel sets, which have one), but
-    # c z at z = ±inf (where the FMA's y z - z is nan).
+cdef inline float unweighted_loss_f32(float z, float y, float log_hi,
+                                     float log_lo) noexcept nogil:
+    # The unweighted BCE-with-logits loss in float32 arithmetic (for the
+    # FLOAT32_ARITHMETIC kernel sets, which have an FMA), given log(1 + e^-|z|) as
+    # log_hi + log_lo: max(z, 0) - y z by one FMA (rounded once, nonnegative),
+    # added to the pair with one rounding (add3_f32).  At z = ±inf the log term is
+    # 0, and both the FMA (y z - z) and the exact sum's error term would be nan:
+    # the loss is then c z, or 0 where c is 0 (as in unweighted_linear_term).
     cdef float c = (<float>1.0 - y) if z >= 0.0 else -y
-    cdef float rounded_once = fmaf(-y, z, z if z > 0.0 else <float>0.0)
-    return <float>0.0 if c == 0.0 else (c * z if fabsf(z) == INFINITY else rounded_once)
+    cdef float linear = fmaf(-y, z, z if z > 0.0 else <float>0.0)
+    cdef float at_infinity = <float>0.0 if c == 0.0 else c * z
+    return at_infinity if fabsf(z) == INFINITY else add3_f32(linear, log_hi, log_lo)
 
 
 cdef inline double sum16(const double* terms, Py_ssize_t n) noexcept nogil:

@@ -42,7 +42,7 @@ def first_outside_unit_interval(const floating[::1] a, bint allow_nan):
     cdef double v, wide = 0.0
     with nogil:
         # No early exit: an OR over all entries vectorises; valid input is the common
-        # case.  float64 keeps the flag in a double set by a select (see wide_flags).
+        # case.  float64 keeps the flag in a double set by a select (see the top).
         if floating is double:
             if allow_nan:
                 for i in range(n):

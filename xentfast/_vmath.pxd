@@ -192,40 +192,46 @@ cdef extern from *:
                                          _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
         return _mm512_scalef_pd(result, m);
     }
-    /* out[i] = sigmoid(x[i]) = (x >= 0 ? 1 : E) / (1 + E), E = e^-|x|, as
-       _scalar.sigmoid, in one pass; out may be x.  (A reciprocal by vrcp14pd and
-       Newton steps instead of the division was slower on Zen 4.) */
+    /* e^-|x| */
+    static inline __m512d xf_exp_neg_abs_v8(__m512d x) {
+        return xf_exp_nonpositive_v8(_mm512_or_pd(x, _mm512_set1_pd(-0.0)));
+    }
+
+    /* sigmoid(x) = (x >= 0 ? 1 : E) / (1 + E), E = e^-|x|, as _scalar.sigmoid.
+       (A reciprocal by vrcp14pd and Newton steps instead of the division was
+       slower on Zen 4.) */
     static inline __m512d xf_sigmoid_v8(__m512d x) {
-        __m512d e = xf_exp_nonpositive_v8(_mm512_or_pd(x, _mm512_set1_pd(-0.0)));
+        __m512d e = xf_exp_neg_abs_v8(x);
         __mmask8 nonnegative = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GE_OQ);
         __m512d num = _mm512_mask_blend_pd(nonnegative, e, _mm512_set1_pd(1.0));
         return _mm512_div_pd(num, _mm512_add_pd(_mm512_set1_pd(1.0), e));
     }
-    static inline void xf_sigmoid_f64(const double* x, double* out, Py_ssize_t n) {
+
+    /* out[i] = op(x[i]) for i < n, eight at a time, the last few by masked loads
+       and stores (which touch nothing past n); out may be x.  op is a constant at
+       each call, so the compiler inlines it. */
+    static inline void xf_map_f64(__m512d (*op)(__m512d), const double* x, double* out,
+                                  Py_ssize_t n) {
         Py_ssize_t i = 0;
         for (; i + 8 <= n; i += 8)
-            _mm512_storeu_pd(out + i, xf_sigmoid_v8(_mm512_loadu_pd(x + i)));
+            _mm512_storeu_pd(out + i, op(_mm512_loadu_pd(x + i)));
         if (i < n) {
             __mmask8 rest = (__mmask8)((1u << (n - i)) - 1u);
-            _mm512_mask_storeu_pd(out + i, rest,
-                                  xf_sigmoid_v8(_mm512_maskz_loadu_pd(rest, x + i)));
+            _mm512_mask_storeu_pd(out + i, rest, op(_mm512_maskz_loadu_pd(rest, x + i)));
         }
     }
 
-    /* out[i] = e^-|x[i]| (negate_abs) or e^x[i] for x[i] <= 0, for i < n (nan stays
-       nan); out may be x. */
+    /* out[i] = sigmoid(x[i]); e^-|x[i]| (negate_abs) or e^x[i] for x[i] <= 0 (nan
+       stays nan). */
+    static inline void xf_sigmoid_f64(const double* x, double* out, Py_ssize_t n) {
+        xf_map_f64(xf_sigmoid_v8, x, out, n);
+    }
     static inline void xf_exp_nonpositive_f64(const double* x, double* out, Py_ssize_t n,
                                               int negate_abs) {
-        const __m512d sign = _mm512_set1_pd(negate_abs ? -0.0 : 0.0);
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            _mm512_storeu_pd(out + i, xf_exp_nonpositive_v8(
-                _mm512_or_pd(_mm512_loadu_pd(x + i), sign)));
-        if (i < n) {
-            __mmask8 rest = (__mmask8)((1u << (n - i)) - 1u);
-            __m512d v = _mm512_maskz_loadu_pd(rest, x + i);
-            _mm512_mask_storeu_pd(out + i, rest, xf_exp_nonpositive_v8(_mm512_or_pd(v, sign)));
-        }
+        if (negate_abs)
+            xf_map_f64(xf_exp_neg_abs_v8, x, out, n);
+        else
+            xf_map_f64(xf_exp_nonpositive_v8, x, out, n);
     }
     #else
     #define XF_AVX512_EXP 0

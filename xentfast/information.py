@@ -30,7 +30,7 @@ def _reduce_rows(measure, p, q, axis, base):
     values_ok = _information.measure_rows_kernel(
         _information.MEASURES[measure], p_rows, q_rows, k, result, log_base,
         get_num_threads())
-    return (result if result.ndim else result[()]), values_ok
+    return _layout.finish(result, None), values_ok
 
 
 # The kernels check that the probabilities lie in [0, 1] in their own pass;
@@ -215,15 +215,6 @@ def kl_divergence(p, q, axis=-1, base=None):
 
 
 def _pair_measure(measure, p, q, axis, base):
-    if (axis == -1 and base is None and _checks.is_float_pair(p, q) and p.ndim
-            and p.size and _validate.is_c_contiguous_aligned(p)
-            and _validate.is_c_contiguous_aligned(q)):
-        # The common case, kept short for small inputs: rows along the last axis
-        # of two C-contiguous arrays of one shape and float dtype.
-        result = np.empty(p.shape[:-1], p.dtype)
-        if _information.measure_rows_kernel(_information.MEASURES[measure], p, q,
-                                            p.shape[-1], result, 1.0, get_num_threads()):
-            return result if result.ndim else result[()]
     p_arr, q_arr = _checks.prepare_distribution_pair(p, q, check_values=False)
     result, values_ok = _reduce_rows(measure, p_arr, q_arr, axis, base)
     if not values_ok or p_arr.size == 0:

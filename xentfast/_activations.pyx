@@ -8,7 +8,8 @@ from libc.math cimport fabs, fabsf, INFINITY, NAN
 
 cimport numpy as cnp
 
-from xentfast._arrays cimport plain_pair
+from xentfast._arrays cimport plain_pair, plain_array
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from xentfast._scalar cimport sigmoid, sigmoid32, log_sigmoid_from_exp, softplus_from_exp
 from xentfast._parallel cimport worth_threads, small_work
 from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32, AVX512_EXP,
@@ -190,43 +191,111 @@ cdef void softmax_chunk(const floating* z, floating* out, Py_ssize_t k, Py_ssize
                     chunk.rest[r], chunk.log1p_rest[r], chunk.exps + r * k, take_log)
 
 
-def logsumexp_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, int n_threads):
-    # out[r] = logsumexp(x[r*k : (r+1)*k]) for each of the out.shape[0] rows.
-    # Short rows go a chunk at a time, long rows one at a time.
-    cdef Py_ssize_t c, r, m = out.shape[0], per_chunk = rows_per_chunk(k)
-    cdef const floating* base = &x[0] if x.shape[0] > 0 else NULL
-    cdef floating* out_base = &out[0] if m > 0 else NULL
+cdef inline Py_ssize_t row_tasks(Py_ssize_t k, Py_ssize_t m) noexcept nogil:
+    # The units of work over m rows of k: chunks of short rows, or single long rows.
+    cdef Py_ssize_t per_chunk = rows_per_chunk(k)
+    return (m + per_chunk - 1) // per_chunk if k <= ROW_CHUNK else m
+
+
+cdef void logsumexp_task(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
+                         Py_ssize_t task) noexcept nogil:
+    cdef Py_ssize_t first, per_chunk = rows_per_chunk(k)
     cdef RowNormalizer row
-    with nogil:
-        if k <= ROW_CHUNK:
-            for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
-                            num_threads=n_threads,
-                            use_threads_if=worth_threads(m * k, n_threads)):
-                logsumexp_chunk(base + c * per_chunk * k, k,
-                                min(per_chunk, m - c * per_chunk), out_base + c * per_chunk)
+    if k <= ROW_CHUNK:
+        first = task * per_chunk
+        logsumexp_chunk(x + first * k, k, min(per_chunk, m - first), out + first)
+    else:
+        row = normalize_row(x + task * k, k)
+        out[task] = <floating>logsumexp_of(row.kind, row.max, row.log1p_rest)
+
+
+cdef void softmax_task(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
+                       bint take_log, Py_ssize_t task) noexcept nogil:
+    cdef Py_ssize_t first, per_chunk = rows_per_chunk(k)
+    cdef RowNormalizer row
+    if k <= ROW_CHUNK:
+        first = task * per_chunk
+        softmax_chunk(x + first * k, out + first * k, k, min(per_chunk, m - first), take_log)
+    else:
+        row = normalize_row(x + task * k, k)
+        row_softmax(x + task * k, out + task * k, k, row.kind, row.max, row.argmax,
+                    row.rest, row.log1p_rest, NULL, take_log)
+
+
+cdef void logsumexp_all(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
+                        int n_threads) noexcept nogil:
+    cdef Py_ssize_t task
+    if not worth_threads(m * k, n_threads):
+        # No parallel region: entering even a one-thread region costs ~0.6 µs.
+        for task in range(row_tasks(k, m)):
+            logsumexp_task(x, k, m, out, task)
+        return
+    for task in prange(row_tasks(k, m), schedule="static", num_threads=n_threads):
+        logsumexp_task(x, k, m, out, task)
+
+
+cdef void softmax_all(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
+                      bint take_log, int n_threads) noexcept nogil:
+    cdef Py_ssize_t task
+    if not worth_threads(m * k, n_threads):
+        for task in range(row_tasks(k, m)):
+            softmax_task(x, k, m, out, take_log, task)
+        return
+    for task in prange(row_tasks(k, m), schedule="static", num_threads=n_threads):
+        softmax_task(x, k, m, out, take_log, task)
+
+
+def logsumexp_rows(cnp.ndarray x, Py_ssize_t k, cnp.ndarray out, int n_threads):
+    """out[r] = logsumexp(x[r*k : (r+1)*k]) for each of the out.size rows, for
+    C-contiguous float32 or float64 arrays of one dtype (x of out.size * k values).
+    The arrays themselves, not memoryviews (see _arrays.pxd)."""
+    cdef int type_num = cnp.PyArray_TYPE(out)
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(out)
+    if not ((type_num == cnp.NPY_DOUBLE or type_num == cnp.NPY_FLOAT) and k >= 0
+            and (k == 0 or m <= PY_SSIZE_T_MAX // k)
+            and plain_array(x, type_num, m * k) and plain_array(out, type_num, m)
+            and cnp.PyArray_ISWRITEABLE(out)):
+        raise ValueError("x and out must be C-contiguous float32 or float64 arrays of one "
+                         "dtype, x of out.size * k values, out writeable")
+    cdef void* source = cnp.PyArray_DATA(x)
+    cdef void* target = cnp.PyArray_DATA(out)
+    if small_work(m * k):
+        # Keep the GIL: releasing it costs more than the work.
+        if type_num == cnp.NPY_DOUBLE:
+            logsumexp_all(<const double*>source, k, m, <double*>target, 1)
         else:
-            for r in prange(m, schedule="static", num_threads=n_threads,
-                            use_threads_if=worth_threads(m * k, n_threads)):
-                row = normalize_row(base + r * k, k)
-                out[r] = <floating>logsumexp_of(row.kind, row.max, row.log1p_rest)
+            logsumexp_all(<const float*>source, k, m, <float*>target, 1)
+        return
+    with nogil:
+        if type_num == cnp.NPY_DOUBLE:
+            logsumexp_all(<const double*>source, k, m, <double*>target, n_threads)
+        else:
+            logsumexp_all(<const float*>source, k, m, <float*>target, n_threads)
 
 
-def softmax_rows(const floating[::1] x, Py_ssize_t k, floating[::1] out, bint take_log,
+def softmax_rows(cnp.ndarray x, Py_ssize_t k, cnp.ndarray out, bint take_log,
                  int n_threads):
-    cdef Py_ssize_t c, r, m = x.shape[0] // k if k > 0 else 0, per_chunk = rows_per_chunk(k)
-    cdef const floating* base = &x[0] if x.shape[0] > 0 else NULL
-    cdef floating* out_base = &out[0] if out.shape[0] > 0 else NULL
-    cdef RowNormalizer row
-    with nogil:
-        if k <= ROW_CHUNK:
-            for c in prange((m + per_chunk - 1) // per_chunk, schedule="static",
-                            num_threads=n_threads,
-                            use_threads_if=worth_threads(m * k, n_threads)):
-                softmax_chunk(base + c * per_chunk * k, out_base + c * per_chunk * k, k,
-                              min(per_chunk, m - c * per_chunk), take_log)
+    """out = softmax (or log_softmax) of each row of k values of x, for C-contiguous
+    float32 or float64 arrays of one dtype and size (a multiple of k; empty if
+    k is 0)."""
+    if not plain_pair(x, out):
+        raise ValueError("x and out must be C-contiguous float32 or float64 arrays of one "
+                         "dtype and size, out writeable")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    if (k < 0 or (k == 0 and n != 0)) or (k > 0 and n % k != 0):
+        raise ValueError("x's size must be a multiple of the row length k")
+    cdef Py_ssize_t m = n // k if k > 0 else 0
+    cdef void* source = cnp.PyArray_DATA(x)
+    cdef void* target = cnp.PyArray_DATA(out)
+    cdef bint is_double = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
+    if small_work(n):
+        if is_double:
+            softmax_all(<const double*>source, k, m, <double*>target, take_log, 1)
         else:
-            for r in prange(m, schedule="static", num_threads=n_threads,
-                            use_threads_if=worth_threads(m * k, n_threads)):
-                row = normalize_row(base + r * k, k)
-                row_softmax(base + r * k, out_base + r * k, k, row.kind, row.max, row.argmax,
-                            row.rest, row.log1p_rest, NULL, take_log)
+            softmax_all(<const float*>source, k, m, <float*>target, take_log, 1)
+        return
+    with nogil:
+        if is_double:
+            softmax_all(<const double*>source, k, m, <double*>target, take_log, n_threads)
+        else:
+            softmax_all(<const float*>source, k, m, <float*>target, take_log, n_threads)

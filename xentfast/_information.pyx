@@ -132,6 +132,10 @@ cdef bint measure_rows(Measure measure, const floating* p, const floating* q, Py
         for g in range(m):
             out[g] = 0.0  # the empty sum
         return True
+    if not worth_threads(m * k, n_threads):
+        # No parallel region: entering even a one-thread region costs more than
+        # a small input's work.
+        return not measure_row_group(measure, p, q, k, 0, m, out, log_base)
     for g in prange((m + group - 1) // group, schedule="static",
                     num_threads=n_threads,
                     use_threads_if=worth_threads(m * k, n_threads)):

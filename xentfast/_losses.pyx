@@ -224,30 +224,108 @@ cdef inline double bce_probs_term(double q, double y) noexcept nogil:
     return -(xlogy(y, q) + xlog1my(1.0 - y, q))
 
 
-def binary_cross_entropy_kernel(const floating[::1] probs, const floating[::1] targets,
-                                const floating[::1] weight, floating[::1] loss_out,
-                                double denominator, double weight_scale, int n_threads):
-    """Per-element losses into loss_out (when it has length n), else their sum / denominator.
-    Every weight is multiplied by weight_scale (see weight_total)."""
-    cdef Py_ssize_t b, i, n = probs.shape[0]
-    cdef double[::1] block_sums = np.empty(n_blocks(n))
-    cdef bint has_weight = weight.shape[0] > 0, per_element = loss_out.shape[0] > 0
-    cdef double acc, loss, total
+cdef double bce_probs_block(const floating* probs, const floating* targets,
+                            const floating* weight, floating* loss_out, Py_ssize_t n,
+                            double weight_scale) noexcept nogil:
+    # One block of n <= BLOCK elements: the losses into loss_out (its sum is then
+    # unused) or, when loss_out is NULL, their sum.  NULL weight means 1.
+    cdef Py_ssize_t i
+    cdef double loss, acc = 0.0
+    for i in range(n):
+        loss = bce_probs_term(probs[i], targets[i])
+        if weight != NULL:
+            loss = (weight[i] * weight_scale) * loss
+        if loss_out != NULL:
+            loss_out[i] = <floating>loss
+        else:
+            acc = acc + loss
+    return acc
+
+
+cdef inline double bce_probs_block_at(Py_ssize_t b, const floating* q, const floating* y,
+                                      const floating* w, floating* losses, Py_ssize_t n,
+                                      double weight_scale) noexcept nogil:
+    # bce_probs_block on block b of n elements.
+    cdef Py_ssize_t start = b * BLOCK
+    return bce_probs_block(q + start, y + start, w + start if w != NULL else NULL,
+                           losses + start if losses != NULL else NULL,
+                           min(BLOCK, n - start), weight_scale)
+
+
+cdef double bce_probs_total(const floating* q, const floating* y, const floating* w,
+                            floating* losses, Py_ssize_t n, double denominator,
+                            double weight_scale, int n_threads, int* status) noexcept nogil:
+    # The blocks of bce_probs_block over n elements; returns the sum of the losses /
+    # denominator (nan when losses is given).  status: 0, or -1 if out of memory.
+    cdef Py_ssize_t b
+    cdef BlockResults blocks
+    cdef double* block_sums
+    cdef double total
+    cdef int unused
+    if not block_results_open(&blocks, n_blocks(n)):
+        status[0] = -1
+        return NAN
+    block_sums = blocks.sums
+    for b in range(blocks.count):
+        blocks.bad[b] = 0
+    if worth_threads(n, n_threads):
+        for b in prange(blocks.count, schedule="static", num_threads=n_threads):
+            block_sums[b] = bce_probs_block_at(b, q, y, w, losses, n, weight_scale)
+    else:
+        # Not even a one-thread parallel region: it costs more than a small input.
+        for b in range(blocks.count):
+            block_sums[b] = bce_probs_block_at(b, q, y, w, losses, n, weight_scale)
+    total = block_results_close(&blocks, &unused)
+    status[0] = 0
+    return NAN if losses != NULL else total / denominator
+
+
+cdef double checked_bce_probs_total(cnp.ndarray probs, cnp.ndarray targets,
+                                    cnp.ndarray weight, cnp.ndarray loss_out,
+                                    double denominator, double weight_scale,
+                                    int n_threads, int* status, floating* element_type):
+    # bce_probs_total on checked arrays; element_type (NULL) picks float or double.
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(probs)
+    cdef const floating* q = <const floating*>cnp.PyArray_DATA(probs)
+    cdef const floating* y = <const floating*>cnp.PyArray_DATA(targets)
+    cdef const floating* w = (<const floating*>cnp.PyArray_DATA(weight)
+                              if weight is not None else NULL)
+    cdef floating* losses = <floating*>cnp.PyArray_DATA(loss_out) if loss_out is not None else NULL
+    cdef double total
+    if small_work(n):
+        # small: keeping the GIL costs less than releasing and taking it back
+        return bce_probs_total(q, y, w, losses, n, denominator, weight_scale, 1, status)
     with nogil:
-        for b in prange(n_blocks(n), schedule="static", num_threads=n_threads,
-                        use_threads_if=worth_threads(n, n_threads)):
-            acc = 0.0
-            for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
-                loss = bce_probs_term(probs[i], targets[i])
-                if has_weight:
-                    loss = (weight[i] * weight_scale) * loss
-                if per_element:
-                    loss_out[i] = <floating>loss
-                else:
-                    acc = acc + loss
-            if not per_element:
-                block_sums[b] = acc
-        total = NAN if per_element else sum_of_blocks(&block_sums[0], block_sums.shape[0]) / denominator
+        total = bce_probs_total(q, y, w, losses, n, denominator, weight_scale, n_threads,
+                                status)
+    return total
+
+
+def binary_cross_entropy_kernel(cnp.ndarray probs, cnp.ndarray targets, cnp.ndarray weight,
+                                cnp.ndarray loss_out, double denominator,
+                                double weight_scale, int n_threads):
+    """Per-element losses into loss_out (when given), else their sum / denominator,
+    for C-contiguous float32 or float64 arrays of one dtype and size; weight and
+    loss_out may be None: absent.  Every weight is multiplied by weight_scale (see
+    weight_total).  The arrays themselves, not memoryviews (see _arrays.pxd)."""
+    cdef int type_num = cnp.PyArray_TYPE(probs), status
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(probs)
+    cdef double total
+    if not (type_num in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT) and plain_array(probs, type_num, n)
+            and plain_array(targets, type_num, n)
+            and (weight is None or plain_array(weight, type_num, n))
+            and (loss_out is None or (plain_array(loss_out, type_num, n)
+                                      and cnp.PyArray_ISWRITEABLE(loss_out)))):
+        raise ValueError("probs, targets, weight and loss_out must be C-contiguous float32 "
+                         "or float64 arrays of one dtype and size, loss_out writeable")
+    if type_num == cnp.NPY_DOUBLE:
+        total = checked_bce_probs_total(probs, targets, weight, loss_out, denominator,
+                                        weight_scale, n_threads, &status, <double*>NULL)
+    else:
+        total = checked_bce_probs_total(probs, targets, weight, loss_out, denominator,
+                                        weight_scale, n_threads, &status, <float*>NULL)
+    if status < 0:
+        raise MemoryError()
     return total
 
 

@@ -236,7 +236,7 @@ def logsumexp(x, axis=-1):
     axis = _checks.normalize_axis(axis, x.ndim)
     data, k, moved_shape = _layout.rows(x, axis)
     result = _layout.output_buffer(None, moved_shape[:-1], x.dtype)
-    _activations.logsumexp_rows(data, k, result.reshape(-1), get_num_threads())
+    _activations.logsumexp_rows(data, k, result, get_num_threads())
     return _layout.finish(result, None)
 
 
@@ -247,7 +247,7 @@ def _normalise(x, axis, out, take_log):
     row_axis_is_last = axis is None or x.ndim == 0 or axis == x.ndim - 1
     target = out if row_axis_is_last else None
     result = _layout.output_buffer(target, moved_shape, x.dtype, data)
-    _activations.softmax_rows(data, k, result.reshape(-1), take_log, get_num_threads())
+    _activations.softmax_rows(data, k, result, take_log, get_num_threads())
     if result is not out:
         result = _layout.unmove(result, x.shape, axis)
     return _layout.finish(result, out)

@@ -92,13 +92,12 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     """
     inputs = _checks.prepare_binary_loss(probs, "probs", targets, weight, None, reduction)
     q = inputs.values
-    weight_flat = _layout.flat_or_empty(inputs.weight, q.dtype)
+    weight_flat = _layout.flat_or_none(inputs.weight)
     loss_buffer, _ = _binary_outputs(q, reduction, False)
     denominator, weight_scale = _mean_weighting(reduction, weight_flat, q.size)
     total = _losses.binary_cross_entropy_kernel(
-        _layout.flat(q), _layout.flat(inputs.targets), weight_flat,
-        _layout.flat_or_empty(loss_buffer, q.dtype), denominator, weight_scale,
-        get_num_threads())
+        _layout.flat(q), _layout.flat(inputs.targets), weight_flat, loss_buffer,
+        denominator, weight_scale, get_num_threads())
     return _as_loss(total, loss_buffer, q.dtype)
 
 

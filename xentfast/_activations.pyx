@@ -17,7 +17,7 @@ from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32
                              log_sigmoid_parts_f32, softplus_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
-                             rows_per_chunk, normalize_rows)
+                             rows_per_chunk, normalize_rows, scaled_exps)
 
 cnp.import_array()
 
@@ -159,8 +159,7 @@ cdef inline void row_softmax(const floating* z, floating* out, Py_ssize_t k, Row
                 for j in range(k):
                     out[j] = <floating>(exps[j] * inv_total)
             else:
-                for j in range(k):
-                    out[j] = <floating>(exp_nonpositive(z[j] - row_max) * inv_total)
+                scaled_exps(z, k, row_max, inv_total, out)
     elif kind == ROW_ONE_POS_INF:
         for j in range(k):
             if take_log:

@@ -233,6 +233,62 @@ cdef extern from *:
         else
             xf_map_f64(xf_exp_nonpositive_v8, x, out, n);
     }
+
+    /* The max of a row of k >= 1 logits, the index of its first occurrence (0 if
+       none: an all -inf row, or a nan) and whether the row holds a nan: what a
+       scalar scan finds, but in vector lanes (a scalar scan of a short row is one
+       chain of dependent compares, ~4 cycles per entry).  Lanes past k read as
+       -inf (masked loads touch nothing past k).  With a nan the max is
+       meaningless; the caller does not use it then. */
+    #define XF_ROW_SCAN(NAME, T, VEC, LANES, MASK, SET1, LOADU, MASK_LOADU, CMP, MAXV, REDUCE_MAX) \
+    static inline double NAME(const T* z, Py_ssize_t k, Py_ssize_t* argmax, int* has_nan) { \
+        const VEC neg_inf = SET1(-INFINITY);                                           \
+        VEC best = neg_inf;                                                            \
+        MASK nan = 0, rest;                                                            \
+        Py_ssize_t j = 0;                                                              \
+        for (; j + LANES <= k; j += LANES) {                                           \
+            VEC v = LOADU(z + j);                                                      \
+            nan |= CMP(v, v, _CMP_UNORD_Q);                                            \
+            best = MAXV(best, v);                                                      \
+        }                                                                              \
+        if (j < k) {                                                                   \
+            rest = (MASK)((1u << (k - j)) - 1u);                                       \
+            VEC v = MASK_LOADU(neg_inf, rest, z + j);                                  \
+            nan |= CMP(v, v, _CMP_UNORD_Q);                                            \
+            best = MAXV(best, v);                                                      \
+        }                                                                              \
+        T m = REDUCE_MAX(best);                                                        \
+        VEC target = SET1(m);                                                          \
+        *has_nan = nan != 0;                                                           \
+        *argmax = 0;                                                                   \
+        for (j = 0; j < k; j += LANES) {                                               \
+            rest = k - j >= LANES ? (MASK)~0u : (MASK)((1u << (k - j)) - 1u);         \
+            MASK equal = CMP(MASK_LOADU(neg_inf, rest, z + j), target, _CMP_EQ_OQ) & rest; \
+            if (equal) {                                                               \
+                *argmax = j + __builtin_ctz((unsigned)equal);                          \
+                break;                                                                 \
+            }                                                                          \
+        }                                                                              \
+        return (double)m;                                                              \
+    }
+    XF_ROW_SCAN(xf_row_max_f32, float, __m512, 16, __mmask16, _mm512_set1_ps, _mm512_loadu_ps,
+                _mm512_mask_loadu_ps, _mm512_cmp_ps_mask, _mm512_max_ps, _mm512_reduce_max_ps)
+    XF_ROW_SCAN(xf_row_max_f64, double, __m512d, 8, __mmask8, _mm512_set1_pd, _mm512_loadu_pd,
+                _mm512_mask_loadu_pd, _mm512_cmp_pd_mask, _mm512_max_pd, _mm512_reduce_max_pd)
+
+    /* The sum of e[0..k) but e[skip], in vector lanes and a final tree (a scalar
+       sum of a short row is one chain of dependent adds, ~4 cycles per entry). */
+    static inline double xf_row_sum_except(const double* e, Py_ssize_t k, Py_ssize_t skip) {
+        __m512d total = _mm512_setzero_pd();
+        Py_ssize_t j;
+        for (j = 0; j < k; j += 8) {
+            __mmask8 take = k - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (k - j)) - 1u);
+            if (skip >= j && skip < j + 8)
+                take &= (__mmask8)~(1u << (skip - j));
+            total = _mm512_add_pd(total, _mm512_maskz_loadu_pd(take, e + j));
+        }
+        return _mm512_reduce_add_pd(total);
+    }
     #else
     #define XF_AVX512_EXP 0
     /* Never called: the kernels test XF_AVX512_EXP, a compile-time constant.
@@ -247,6 +303,24 @@ cdef extern from *:
     static inline void xf_sigmoid_f64(const double* x, double* out, Py_ssize_t n) {
         xf_exp_nonpositive_f64(x, out, n, 0);
     }
+    static inline double xf_row_max_f32(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
+                                        int* has_nan) {
+        (void)z; (void)k;
+        *argmax = 0;
+        *has_nan = 1;
+        return 0.0;
+    }
+    static inline double xf_row_max_f64(const double* z, Py_ssize_t k, Py_ssize_t* argmax,
+                                        int* has_nan) {
+        (void)z; (void)k;
+        *argmax = 0;
+        *has_nan = 1;
+        return 0.0;
+    }
+    static inline double xf_row_sum_except(const double* e, Py_ssize_t k, Py_ssize_t skip) {
+        (void)e; (void)k; (void)skip;
+        return 0.0;
+    }
     #endif
     """
     const bint AVX512_EXP "XF_AVX512_EXP"
@@ -255,6 +329,12 @@ cdef extern from *:
                                                         bint negate_abs) noexcept nogil
     void sigmoid_array "xf_sigmoid_f64"(const double* x, double* out,
                                         Py_ssize_t n) noexcept nogil
+    double row_max_f32 "xf_row_max_f32"(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
+                                        int* has_nan) noexcept nogil
+    double row_max_f64 "xf_row_max_f64"(const double* z, Py_ssize_t k, Py_ssize_t* argmax,
+                                        int* has_nan) noexcept nogil
+    double row_sum_except "xf_row_sum_except"(const double* e, Py_ssize_t k,
+                                              Py_ssize_t skip) noexcept nogil
 
 
 # --- float32 in float32 ----------------------------------------------------

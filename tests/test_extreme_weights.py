@@ -55,15 +55,16 @@ def exact_bce_probs(q, y, weight):
     return total / sum(mp(w) for w in weight)
 
 
-def exact_softmax(logits, targets, weight, class_weight):
+def exact_softmax(logits, targets, weight, class_weight, label_smoothing=0.0):
     """(loss, gradient, magnitude of the gradient's terms) of the "mean"
-    softmax_cross_entropy in mpmath (no smoothing).  The gradient w (A p_j - a_j) / W
-    cancels where A p_j is close to a_j: its error is relative to w (A p_j + a_j) / W."""
+    softmax_cross_entropy in mpmath.  The gradient w (A p_j - a_j) / W cancels
+    where A p_j is close to a_j: its error is relative to w (A p_j + a_j) / W."""
     logits = np.asarray(logits, float)
     n, k = logits.shape
     index = np.asarray(targets).dtype.kind in "iu"
     cw = [mp(c) for c in (np.ones(k) if class_weight is None else class_weight)]
-    w = [mp(v) for v in (np.ones(n) if weight is None else weight)]
+    w = [mp(v) for v in (np.ones(n) if weight is None else np.broadcast_to(weight, n))]
+    eps = mp(label_smoothing)
     total, divisor, grads, magnitudes = mpmath.mpf(0), mpmath.mpf(0), [], []
     for r in range(n):
         z = [mp(v) for v in logits[r]]
@@ -71,7 +72,7 @@ def exact_softmax(logits, targets, weight, class_weight):
         log_norm = top + mpmath.log(sum(mpmath.exp(v - top) for v in z))
         t = ([mpmath.mpf(int(j == targets[r])) for j in range(k)] if index
              else [mp(v) for v in targets[r]])
-        a = [c * tj for c, tj in zip(cw, t)]
+        a = [c * ((1 - eps) * tj + eps / k) for c, tj in zip(cw, t)]
         total += w[r] * sum(aj * (log_norm - zj) for aj, zj in zip(a, z))
         divisor += w[r] * (cw[targets[r]] if index else 1)
         grads += [w[r] * (sum(a) * mpmath.exp(zj - log_norm) - aj) for aj, zj in zip(a, z)]
@@ -173,20 +174,86 @@ def test_pos_weight_times_subnormal_target(implementation, target, pos_weight, r
     assert_matches(grad, exact_grad, "grad")
 
 
+# A subnormal class weight on the target and label smoothing: the mean divides by
+# weight x class_weight[target] (2e-310), the power of two that brings it into
+# [0.5, 1) is more than the sample weight can carry, and label smoothing puts
+# weight on the other class (class weight 1).  Both twins gave inf (or nan) for a
+# finite mean of 3.5e304.
+SMOOTHED_CASES = {
+    "subnormal-target-class_weight": ([[0.0, 0.0]], [1], [2.0], [1.0, 1e-310], 1e-5),
+    "weight-3": ([[0.0, 0.0]], [1], [3.0], [1.0, 1e-310], 1e-5),
+    "logits-differ": ([[1.5, -2.0, 0.25]], [2], [5.0], [1.0, 0.5, 1e-310], 1e-5),
+    # a normal total, but weight x scale overflows
+    "weight-1e10": ([[0.0, 0.0]], [1], [1e10], [1.0, 1e-310], 1e-5),
+    "two-samples": ([[0.0, 1.0], [2.0, -1.0]], [1, 1], [2.0, 7.0], [1.0, 3e-310], 1e-4),
+    "no-sample-weight": ([[0.0, 1.0], [1.0, 0.0]], [1, 1], None, [4.0, 3e-310], 1e-6),
+    # a class weight no target uses, times the class weights' scale, overflowed: 0 * inf
+    "unused-class_weight-1e308": ([[0.0, 1.0]], [1], [2.0], [1e308, 1e-310], 0.0),
+}
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-@pytest.mark.xfail(strict=True, reason="known defect: the mean's power-of-two scale is "
-                   "applied to the sample weights alone, capped at 2^1023, and weight x scale "
-                   "overflows when the target class's weight is subnormal (found by the deep "
-                   "hypothesis profile; both twins give inf for a finite mean of 3.5e304)")
-def test_softmax_mean_with_a_subnormal_target_class_weight_and_smoothing(implementation):
-    # Label smoothing puts weight on the other class (class weight 1), the mean
-    # divides by weight x class_weight[target] = 2e-310: large, but finite.
-    logits, target, weight, class_weight, eps = [0.0, 0.0], 1, 2.0, [1.0, 1e-310], 1e-5
-    loss = IMPLEMENTATIONS[implementation].softmax_cross_entropy(
-        np.array(logits), np.array(target), weight=np.array(weight),
-        class_weight=np.array(class_weight), label_smoothing=eps)
-    log_norm = mpmath.log(2)            # both logits 0: -log_softmax = log 2 for each class
+@pytest.mark.parametrize("case", SMOOTHED_CASES)
+def test_softmax_mean_with_a_subnormal_target_class_weight_and_smoothing(implementation, case):
+    logits, targets, weight, class_weight, eps = SMOOTHED_CASES[case]
+    loss, grad = IMPLEMENTATIONS[implementation].softmax_cross_entropy(
+        np.array(logits), np.array(targets), weight=weight, class_weight=np.array(class_weight),
+        label_smoothing=eps, return_grad=True)
+    exact_loss, exact_grad, magnitude = exact_softmax(logits, targets, weight, class_weight, eps)
+    assert_matches(loss, exact_loss, "loss")
+    assert_matches(grad, exact_grad, "grad", magnitude)
+
+
+def test_softmax_mean_of_the_smoothed_case_by_hand():
+    # exact_softmax checked by hand: both logits 0, so -log_softmax = log 2 for each class
+    logits, target, weight, class_weight, eps = [[0.0, 0.0]], 1, 2.0, [1.0, 1e-310], 1e-5
     smoothed = [mp(eps) / 2 + (1 - mp(eps) if j == target else 0) for j in range(2)]
-    total = mp(weight) * sum(mp(c) * t * log_norm for c, t in zip(class_weight, smoothed))
+    total = mp(weight) * sum(mp(c) * t * mpmath.log(2) for c, t in zip(class_weight, smoothed))
     exact = total / (mp(weight) * mp(class_weight[target]))
-    assert_matches(loss, exact, "loss")
+    assert mpmath.almosteq(exact_softmax(logits, [target], [weight], class_weight, eps)[0],
+                           exact, rel_eps=mpmath.mpf(2) ** -150)
+    assert 3.46e304 < exact < 3.47e304
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_softmax_mean_that_overflows_is_inf(implementation):
+    # smoothing 0.1: the exact mean, 3.5e308, lies above the float range
+    logits, weight, class_weight, eps = [[0.0, 0.0]], [2.0], [1.0, 1e-310], 0.1
+    exact_loss, exact_grad, _ = exact_softmax(logits, [1], weight, class_weight, eps)
+    assert exact_loss > np.finfo(np.float64).max
+    assert all(abs(g) > np.finfo(np.float64).max for g in exact_grad)
+    loss, grad = IMPLEMENTATIONS[implementation].softmax_cross_entropy(
+        np.array(logits), np.array([1]), weight=np.array(weight),
+        class_weight=np.array(class_weight), label_smoothing=eps, return_grad=True)
+    assert loss == np.inf
+    assert np.array_equal(grad, [[-np.inf, np.inf]])
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_softmax_mean_of_a_tiny_float32_target_class_weight(implementation):
+    # float32: the same shape of input, with a float32 subnormal class weight (the
+    # sums are formed in float64, where it is normal); the mean, 3.5e34, fits float32
+    logits = np.zeros((1, 2), np.float32)
+    weight, class_weight = np.array([2.0], np.float32), np.array([1.0, 1e-40], np.float32)
+    loss, grad = IMPLEMENTATIONS[implementation].softmax_cross_entropy(
+        logits, np.array([1]), weight=weight, class_weight=class_weight, label_smoothing=1e-5,
+        return_grad=True)
+    exact_loss, exact_grad, _ = exact_softmax(logits, [1], weight, class_weight, 1e-5)
+    assert loss.dtype == grad.dtype == np.float32
+    np.testing.assert_allclose(loss, float(exact_loss), rtol=1e-6)
+    np.testing.assert_allclose(grad.reshape(-1), [float(g) for g in exact_grad], rtol=1e-6)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_softmax_mean_of_probability_targets_with_subnormal_weights_and_smoothing(
+        implementation):
+    # probability targets divide by Σ weight, which the sample weights carry alone
+    logits, targets = [[1.0, -1.0], [0.0, 2.0]], [[0.25, 0.75], [1.0, 0.0]]
+    weight, class_weight, eps = [1e-310, 3e-310], [1.0, 1e-310], 1e-5
+    loss, grad = IMPLEMENTATIONS[implementation].softmax_cross_entropy(
+        np.array(logits), np.array(targets), weight=np.array(weight),
+        class_weight=np.array(class_weight), label_smoothing=eps, return_grad=True)
+    exact_loss, exact_grad, magnitude = exact_softmax(logits, np.array(targets), weight,
+                                                      class_weight, eps)
+    assert_matches(loss, exact_loss, "loss")
+    assert_matches(grad, exact_grad, "grad", magnitude)

@@ -529,7 +529,7 @@ def softmax_loss_tolerances(logits, targets, weight=None, class_weight=None,
     inputs = _checks.prepare_softmax_loss(logits, targets, weight, class_weight,
                                           label_smoothing, ignore_index, reduction)
     dtype, shape = inputs.logits.dtype, inputs.logits.shape
-    a, w, ignored, p, _ = reference._softmax_loss_terms(inputs)
+    a, w, ignored, p, _, denominator = reference._softmax_loss_terms(inputs)
     z = np.asarray(inputs.logits, np.float64).reshape(a.shape)
     # log_softmax(z)_j = (z_j - m) - log Σ e^(z - m) has absolute error ~ eps (|z_j| + |m| + log k)
     magnitude = finite_abs(z) + slice_magnitude(z, -1, keepdims=True)
@@ -546,7 +546,6 @@ def softmax_loss_tolerances(logits, targets, weight=None, class_weight=None,
         else:
             loss_magnitude = loss_magnitude.sum()
         if reduction == "mean":
-            denominator = reference._softmax_denominator(inputs, w, ignored)
             loss_magnitude = loss_magnitude / denominator
             grad_magnitude = grad_magnitude / denominator
         # ignored rows are exactly 0, even when the denominator is 0

@@ -14,6 +14,7 @@ import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport fabs, fabsf, frexp, ldexp, INFINITY, NAN
+from libc.float cimport DBL_MIN
 
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighted_linear_term,
                                unweighted_loss_f32,
@@ -98,6 +99,12 @@ cdef inline double block_results_close(BlockResults* blocks, int* any_bad) noexc
 # by s (exact unless w s is subnormal, where it is negligible against W s) and
 # divide by W s.  A W that overflows is summed again with the weights scaled by
 # the largest one's power of two.
+#
+# With class weights (index targets), W = Σ w class_weight[target] can be tiny
+# while a sample weight w is large: w s would overflow.  The sample weights then
+# take the part of s they can (weight_room) and the rest goes on the row's
+# coefficients a = class_weight * target (target_coefficients), after that
+# product: a class weight that no target uses may be huge, and 0 * inf is nan.
 
 cdef inline double scale_for_total(double total) noexcept nogil:
     # s = 2^-e with total = f 2^e, f in [0.5, 1); at most 2^1023 (the largest power
@@ -115,6 +122,23 @@ cdef inline double scale_for_largest(double largest) noexcept nogil:
     cdef int e
     frexp(largest, &e)
     return ldexp(1.0, -e if -e < 1023 else 1023)
+
+
+cdef inline double weight_room(double largest) noexcept nogil:
+    # The largest power of two r (at most 2^1023) with largest * r finite:
+    # 2^(1024 - e) for largest = f 2^e.
+    cdef int e
+    if largest == 0.0:
+        return ldexp(1.0, 1023)
+    frexp(largest, &e)
+    return ldexp(1.0, 1024 - e if 1024 - e < 1023 else 1023)
+
+
+cdef inline int power_of_two(double scale) noexcept nogil:
+    # e with scale = 2^e (scale a power of two)
+    cdef int e
+    frexp(scale, &e)
+    return e - 1
 
 
 cdef double scaled_weight_sum(const floating* weight, Py_ssize_t n, double scale,
@@ -154,37 +178,79 @@ cdef double scaled_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
                                     const floating* weight, const floating* class_weight,
                                     Py_ssize_t ignore_index, bint has_ignore_index,
                                     double scale, double class_scale, double* block_sums,
-                                    double* largest) noexcept nogil:
+                                    double* largest, double* largest_weight,
+                                    bint* subnormal) noexcept nogil:
     # Σ over samples not ignored of (weight[s] scale) (class_weight[targets[s]]
-    # class_scale) (NULL weight or class_weight: 1s), and the largest term at largest[0].
+    # class_scale) (NULL weight or class_weight: 1s); the largest term at largest[0],
+    # the largest weight[s] scale at largest_weight[0], and at subnormal[0] whether a
+    # scaled class weight or a term with one was subnormal (it lost digits).
     cdef Py_ssize_t b, i
-    cdef double acc, w, top = 0.0
+    cdef double acc, w, c, top = 0.0, top_weight = 0.0
+    cdef bint lost = False
     for b in range(n_blocks(n)):
         acc = 0.0
         for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
             if has_ignore_index and targets[i] == ignore_index:
                 continue
             w = (weight[i] if weight != NULL else 1.0) * scale
+            top_weight = w if w > top_weight else top_weight
             if class_weight != NULL:
-                w *= class_weight[targets[i]] * class_scale
+                c = class_weight[targets[i]] * class_scale
+                w *= c
+                lost |= (0.0 < c < DBL_MIN) | (0.0 < w < DBL_MIN)
             acc += w
             top = w if w > top else top
         block_sums[b] = acc
     largest[0] = top
+    largest_weight[0] = top_weight
+    subnormal[0] = lost
+    return sum_of_blocks(block_sums, n_blocks(n))
+
+
+cdef double exact_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
+                                   const floating* weight, const floating* class_weight,
+                                   Py_ssize_t ignore_index, bint has_ignore_index,
+                                   int exponent, double* block_sums) noexcept nogil:
+    # Σ over samples not ignored of weight[s] class_weight[targets[s]] 2^exponent
+    # (NULL weight: 1s), each product formed from the two mantissas and moved by
+    # ldexp: one rounding, where the scaled factors would pass through subnormals.
+    cdef Py_ssize_t b, i
+    cdef int weight_exponent, class_exponent
+    cdef double acc, weight_mantissa, class_mantissa
+    # no weights: every sample reads the one 1 (stride 0)
+    cdef floating unit = 1
+    cdef const floating* weights = weight if weight != NULL else &unit
+    cdef Py_ssize_t stride = 1 if weight != NULL else 0
+    for b in range(n_blocks(n)):
+        acc = 0.0
+        for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
+            if has_ignore_index and targets[i] == ignore_index:
+                continue
+            weight_mantissa = frexp(weights[i * stride], &weight_exponent)
+            class_mantissa = frexp(class_weight[targets[i]], &class_exponent)
+            acc += ldexp(weight_mantissa * class_mantissa,
+                         weight_exponent + class_exponent + exponent)
+        block_sums[b] = acc
     return sum_of_blocks(block_sums, n_blocks(n))
 
 
 def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1] weight,
                               const floating[::1] class_weight, Py_ssize_t ignore_index,
                               bint has_ignore_index, bint every_class_counts):
-    """(W s, s, c) for index targets and reduction="mean".
+    """(W s, s_w, c, s_a) for index targets and reduction="mean".
 
     The class weights are scaled by the power of two c that brings the largest
     one that enters a loss into [0.5, 1): that of a target class of a sample not
-    ignored, or of any class when every_class_counts (label smoothing).  Then
+    ignored, or of any class when every_class_counts (label smoothing); at most
+    as far as no class weight times c overflows.  Then
     W = Σ over samples not ignored of weight[s] * class_weight[targets[s]] c
-    (a length-0 weight or class_weight: 1s), and s is as in weight_total.  The
-    kernel is passed denominator W s, weight_scale s and class_scale c.
+    (a length-0 weight or class_weight: 1s), and s is as in weight_total, split
+    as s = s_w s_a: s_w for the sample weights (as much as the largest takes
+    without overflow, at most 2^1023), s_a for the coefficients (the rest, so
+    that W s lies in [0.5, 1) for a subnormal W too; only with class weights:
+    without them no coefficients are formed, and every weight is at most W).
+    The kernel is passed denominator W s, weight_scale s_w, class_scale c and
+    coefficient_scale s_a.
     """
     cdef Py_ssize_t i, j, n = targets.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
@@ -192,29 +258,47 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
     cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
     cdef const floating* cw = &class_weight[0] if class_weight.shape[0] > 0 else NULL
     cdef double* sums = &block_sums[0] if n > 0 else NULL
-    cdef double total, scale, class_scale = 1.0, largest = 0.0
+    cdef double total, weight_scale, class_scale = 1.0, coefficient_scale = 1.0
+    cdef double largest = 0.0, largest_weight, largest_class = 0.0
+    cdef int exponent
+    cdef bint subnormal
     with nogil:
         if cw != NULL:
+            for j in range(class_weight.shape[0]):
+                largest_class = cw[j] if cw[j] > largest_class else largest_class
             if every_class_counts:
-                for j in range(class_weight.shape[0]):
-                    largest = cw[j] if cw[j] > largest else largest
+                largest = largest_class
             else:
                 for i in range(n):
                     if not (has_ignore_index and t[i] == ignore_index):
                         largest = cw[t[i]] if cw[t[i]] > largest else largest
             if largest > 0.0:
-                class_scale = scale_for_largest(largest)
+                # no class weight times c may overflow, not even one no target uses
+                # (its coefficient 0 times inf is nan)
+                class_scale = min(scale_for_largest(largest), weight_room(largest_class))
         total = scaled_index_target_sum(t, n, w, cw, ignore_index, has_ignore_index, 1.0,
-                                        class_scale, sums, &largest)
+                                        class_scale, sums, &largest, &largest_weight,
+                                        &subnormal)
         if total == INFINITY:
             # every term is at most a (finite) weight, so largest is finite
-            scale = scale_for_largest(largest)
+            weight_scale = scale_for_largest(largest)
             total = scaled_index_target_sum(t, n, w, cw, ignore_index, has_ignore_index,
-                                            scale, class_scale, sums, &largest)
+                                            weight_scale, class_scale, sums, &largest,
+                                            &largest_weight, &subnormal)
         else:
-            scale = scale_for_total(total)
-            total = total * scale
-    return total, scale, class_scale
+            weight_scale = min(scale_for_total(total), weight_room(largest_weight))
+            if cw != NULL and total > 0.0:
+                # s_a: the rest of 2^-e for W = f 2^e, not capped at 2^1023 with s_w
+                frexp(total, &exponent)
+                coefficient_scale = ldexp(1.0, min(-exponent - power_of_two(weight_scale), 1023))
+            if subnormal:
+                total = exact_index_target_sum(
+                    t, n, w, cw, ignore_index, has_ignore_index,
+                    power_of_two(weight_scale) + power_of_two(coefficient_scale)
+                    + power_of_two(class_scale), sums)
+            else:
+                total = total * weight_scale * coefficient_scale
+    return total, weight_scale, class_scale, coefficient_scale
 
 
 # --- binary cross-entropy ---------------------------------------------------
@@ -599,19 +683,22 @@ def binary_cross_entropy_with_logits_plain(cnp.ndarray logits, cnp.ndarray targe
 # --- softmax cross-entropy ----------------------------------------------------
 
 cdef struct MeanScales:
-    # The powers of two by which the sample weights (1 when absent) and the class
-    # weights are multiplied (1 unless reduction="mean": see weight_total).
+    # The powers of two by which the sample weights (1 when absent), the class
+    # weights and the coefficients class_weight * target are multiplied (1 unless
+    # reduction="mean": see weight_total and index_target_weight_total).
     double weight_scale
     double class_scale
+    double coefficient_scale
 
 
 cdef inline void target_coefficients(Py_ssize_t k, Py_ssize_t target, const floating* probs,
                                      const floating* class_weight, double class_scale,
-                                     double hot, double smooth, double* a) noexcept nogil:
-    # a_j = class_weight[j] class_scale t_j with the smoothed target
-    # t_j = hot * target_j + smooth, hot = 1 - ε, smooth = ε / k.  Separate loops, none
-    # loading through a pointer that may be NULL: a vectorised masked load from NULL
-    # is legal but very slow.
+                                     double coefficient_scale, double hot, double smooth,
+                                     double* a) noexcept nogil:
+    # a_j = (t_j class_weight[j] class_scale) coefficient_scale with the smoothed target
+    # t_j = hot * target_j + smooth, hot = 1 - ε, smooth = ε / k (coefficient_scale is 1
+    # without class weights).  Separate loops, none loading through a pointer that may
+    # be NULL: a vectorised masked load from NULL is legal but very slow.
     cdef Py_ssize_t j
     if probs != NULL:
         for j in range(k):
@@ -622,7 +709,7 @@ cdef inline void target_coefficients(Py_ssize_t k, Py_ssize_t target, const floa
         a[target] += hot
     if class_weight != NULL:
         for j in range(k):
-            a[j] *= class_weight[j] * class_scale
+            a[j] = a[j] * (class_weight[j] * class_scale) * coefficient_scale
 
 
 cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const double* a,
@@ -739,7 +826,8 @@ cdef inline double softmax_sample_loss(
     if one_hot:
         return one_hot_limit_loss(k, target, w, grad, grad_scale, kind, argmax)
     target_coefficients(k, target, prob_targets + r * k if prob_targets != NULL else NULL,
-                        class_weight, scales.class_scale, hot, smooth, a)
+                        class_weight, scales.class_scale, scales.coefficient_scale, hot,
+                        smooth, a)
     return softmax_row_loss(z, k, a, w, grad, grad_scale, kind, row_max, argmax, rest,
                             log1p_rest, exps)
 
@@ -803,7 +891,8 @@ def softmax_cross_entropy_kernel(
         const floating[::1] prob_targets, const floating[::1] weight,
         const floating[::1] class_weight, double label_smoothing, Py_ssize_t ignore_index,
         bint has_ignore_index, floating[::1] loss_out, floating[::1] grad_out,
-        double denominator, double weight_scale, double class_scale, int n_threads):
+        double denominator, double weight_scale, double class_scale,
+        double coefficient_scale, int n_threads):
     """Softmax cross-entropy of the rows of logits (m, k), flattened.
 
     Targets are index_targets (length m, every index in [0, k) or ignore_index)
@@ -811,8 +900,9 @@ def softmax_cross_entropy_kernel(
     (k), loss_out (m) and grad_out (m*k) may be None: absent.  Per-sample losses
     go to loss_out when given, else the sum / denominator is returned; grad_out
     gets the gradient when given.  Every sample's weight (1 when absent) is
-    multiplied by weight_scale, every class weight by class_scale (see
-    weight_total and index_target_weight_total).
+    multiplied by weight_scale, every class weight by class_scale and every
+    coefficient class_weight * target by coefficient_scale (see weight_total
+    and index_target_weight_total).
 
     Returns (total, indices_ok): indices_ok is False if an index target lies
     outside [0, k) and is not ignore_index (such a sample is skipped; the caller
@@ -842,6 +932,7 @@ def softmax_cross_entropy_kernel(
     cdef MeanScales scales
     scales.weight_scale = weight_scale
     scales.class_scale = class_scale
+    scales.coefficient_scale = coefficient_scale
     cdef double total
     cdef const floating* z = &logits[0] if m > 0 else NULL
     cdef const Py_ssize_t* index = (&index_targets[0] if index_targets is not None and m > 0
@@ -923,6 +1014,7 @@ cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray ta
     cdef MeanScales unit
     unit.weight_scale = 1.0
     unit.class_scale = 1.0
+    unit.coefficient_scale = 1.0
     cdef double total
     if small_work(m * k):
         # small: keeping the GIL costs less than releasing and taking it back

@@ -240,12 +240,12 @@ def _softmax_denominator(inputs):
     has_ignore_index = inputs.ignore_index is not None
     if inputs.index_targets and (weight_flat is not None or class_weight_flat is not None
                                  or has_ignore_index):
-        total, weight_scale, class_scale = _losses.index_target_weight_total(
+        total, weight_scale, class_scale, coefficient_scale = _losses.index_target_weight_total(
             _layout.flat(inputs.targets), _layout.flat_or_empty(weight_flat, dtype),
             _layout.flat_or_empty(class_weight_flat, dtype),
             inputs.ignore_index if has_ignore_index else -1, has_ignore_index,
             inputs.label_smoothing > 0)
-        return total / weight_scale / class_scale
+        return total / weight_scale / coefficient_scale / class_scale
     if weight_flat is not None:
         total, weight_scale = _losses.weight_total(weight_flat)
         return total / weight_scale
@@ -366,23 +366,25 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     n_samples = z.size // k
     if (reduction == "mean" and inputs.index_targets
             and (weight_flat is not None or class_weight_flat is not None or has_ignore_index)):
-        denominator, weight_scale, class_scale = _losses.index_target_weight_total(
-            targets_flat, _layout.flat_or_empty(weight_flat, dtype),
-            _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index,
-            inputs.label_smoothing > 0)
+        denominator, weight_scale, class_scale, coefficient_scale = (
+            _losses.index_target_weight_total(
+                targets_flat, _layout.flat_or_empty(weight_flat, dtype),
+                _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index,
+                inputs.label_smoothing > 0))
     elif reduction == "mean" and weight_flat is not None:  # weights by sample
         denominator, weight_scale = _losses.weight_total(weight_flat)
-        class_scale = 1.0
+        class_scale = coefficient_scale = 1.0
     else:  # no weights: every sample counts 1
         denominator = float(n_samples) if reduction == "mean" else 1.0
-        weight_scale = class_scale = 1.0
+        weight_scale = class_scale = coefficient_scale = 1.0
     loss_buffer = np.empty(z.shape[:-1], dtype) if reduction == "none" else None
     grad = np.empty(z.shape, dtype) if return_grad else None
     total, indices_ok = _losses.softmax_cross_entropy_kernel(
         _layout.flat(z), k, targets_flat if inputs.index_targets else None,
         None if inputs.index_targets else targets_flat, weight_flat, class_weight_flat,
         inputs.label_smoothing, ignore, has_ignore_index, _layout.flat_or_none(loss_buffer),
-        _layout.flat_or_none(grad), denominator, weight_scale, class_scale, get_num_threads())
+        _layout.flat_or_none(grad), denominator, weight_scale, class_scale, coefficient_scale,
+        get_num_threads())
     if not indices_ok:
         _checks.class_index_targets(inputs.targets, k, inputs.ignore_index, z.shape[:-1])
     loss = _as_loss(total, loss_buffer, dtype)

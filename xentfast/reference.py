@@ -349,8 +349,8 @@ def _softmax_loss_terms(inputs):
     """The float64 pieces of softmax_cross_entropy, rows flattened to (n, k).
 
     Returns (coefficients a = class_weight * smoothed target, per-sample weight
-    w (for "mean" scaled by _mean_scale), ignored-sample mask, softmax p,
-    log_softmax log_p).
+    w, ignored-sample mask, softmax p, log_softmax log_p, the "mean" denominator
+    or None); for "mean" w, a and the denominator are scaled as in _mean_scaled.
     """
     k = inputs.logits.shape[-1]
     z = _f64(inputs.logits).reshape(-1, k)
@@ -369,31 +369,103 @@ def _softmax_loss_terms(inputs):
         target = _f64(inputs.targets).reshape(n, k)
     eps = inputs.label_smoothing
     target = (1.0 - eps) * target + eps / k
-    class_weight = 1.0 if inputs.class_weight is None else _class_weights(inputs, ignored)
-    a = class_weight * target
+    class_scale = _class_scale(inputs, ignored)
+    class_weight = None if inputs.class_weight is None else _f64(inputs.class_weight) * class_scale
+    a = target if class_weight is None else class_weight * target
     w = np.ones(n) if inputs.weight is None else _f64(inputs.weight).reshape(-1)
+    denominator = None
     if inputs.reduction == "mean":
-        w = w * _mean_scale(_counted_weights(inputs, w, ignored, class_weight))
+        w, a, denominator = _mean_scaled(inputs, w, a, ignored, class_weight, class_scale)
     with np.errstate(all="ignore"):
         p, log_p = _softmax_and_log_softmax(z)
-    return a, w, ignored, p, log_p
+    return a, w, ignored, p, log_p, denominator
 
 
-def _class_weights(inputs, ignored):
-    """class_weight in float64; for "mean" with index targets scaled by the power of
-    two that brings the largest one that enters a loss (that of a target class of a
-    sample not ignored, or of any class with label smoothing) into [0.5, 1).  The
+def _class_scale(inputs, ignored):
+    """The power of two by which the class weights are multiplied: for "mean" with
+    index targets, the one that brings the largest class weight that enters a loss
+    (that of a target class of a sample not ignored, or of any class with label
+    smoothing) into [0.5, 1), at most as far as no class weight times it overflows
+    (one that no target uses has coefficient 0, and 0 * inf is nan); else 1.  The
     scale cancels in the mean, and products of class weights neither overflow nor
     lose digits as subnormals."""
+    if inputs.class_weight is None or inputs.reduction != "mean" or not inputs.index_targets:
+        return 1.0
     class_weight = _f64(inputs.class_weight)
-    if inputs.reduction != "mean" or not inputs.index_targets:
-        return class_weight
     if inputs.label_smoothing > 0:
         used = class_weight
     else:
         used = class_weight[inputs.targets.reshape(-1)[~ignored]]
     largest = used.max(initial=0.0)
-    return class_weight * _scale_below_one(largest) if largest > 0 else class_weight
+    if largest == 0:
+        return 1.0
+    return min(_scale_below_one(largest), _weight_room(class_weight))
+
+
+def _weight_room(weights):
+    """The largest power of two r (at most 2^1023) with max(weights) r finite: r =
+    2^(1024 - e) for max(weights) = f 2^e."""
+    largest = weights.max(initial=0.0)
+    if largest == 0:
+        return np.ldexp(1.0, 1023)
+    return np.ldexp(1.0, min(1024 - int(np.frexp(largest)[1]), 1023))
+
+
+def _mean_scaled(inputs, w, a, ignored, class_weight, class_scale):
+    """(w, a, denominator) for "mean".  The mean's scale s (_mean_scale of what each
+    sample adds to the denominator) is split as s = s_w s_a: the sample weights
+    take what they can without overflow (_weight_room), the coefficients
+    a = class_weight * target the rest.  s_a > 1 only with index targets and
+    class weights (without them every weight is at most the denominator), and
+    there s is not capped at 2^1023: s_w s_a brings a subnormal denominator into
+    [0.5, 1).  s_a goes on a, not on the class weights: one that no target uses
+    may overflow, and 0 * inf is nan.  The denominator is Σ (w s_w)
+    class_weight[target] times s_a, or _exact_counted_sum where a scaled class
+    weight or a product with one is subnormal (it lost digits)."""
+    counted = _counted_weights(inputs, w, ignored, class_weight)
+    weight_scale, coefficient_scale = _mean_scale(counted), 1.0
+    with np.errstate(over="ignore"):
+        total = counted.sum()
+    finite = 0 < total < np.inf
+    if finite:
+        weight_scale = min(weight_scale, _weight_room(w[~ignored]))
+        if inputs.index_targets and class_weight is not None:
+            # the rest of 2^-e for total = f 2^e, not capped at 2^1023 with s_w
+            exponent = -int(np.frexp(total)[1]) - _power_of_two(weight_scale)
+            coefficient_scale = np.ldexp(1.0, min(exponent, 1023))
+    if finite and _lost_digits(inputs, ignored, class_weight, counted):
+        denominator = _exact_counted_sum(inputs, w, ignored, _power_of_two(weight_scale)
+                                         + _power_of_two(coefficient_scale)
+                                         + _power_of_two(class_scale))
+    else:
+        denominator = (_counted_weights(inputs, w * weight_scale, ignored, class_weight).sum()
+                       * coefficient_scale)
+    return w * weight_scale, a * coefficient_scale, denominator
+
+
+def _lost_digits(inputs, ignored, class_weight, counted):
+    """Whether a scaled target class weight, or a sample's product with one, is subnormal."""
+    if not inputs.index_targets or class_weight is None:
+        return False
+    factor = class_weight[inputs.targets.reshape(-1)[~ignored]]
+    tiny = np.finfo(np.float64).tiny
+    return bool(np.any(((factor > 0) & (factor < tiny)) | ((counted > 0) & (counted < tiny))))
+
+
+def _power_of_two(scale):
+    """e with scale = 2^e."""
+    return int(np.frexp(scale)[1]) - 1
+
+
+def _exact_counted_sum(inputs, w, ignored, exponent):
+    """Σ over samples not ignored of w_s class_weight[target_s] 2^exponent (unscaled
+    class weights), each product formed from the two mantissas (one rounding) and
+    moved by ldexp, so that no scaled factor passes through the subnormals."""
+    weight_mantissa, weight_exponent = np.frexp(w[~ignored])
+    class_weight = _f64(inputs.class_weight)[inputs.targets.reshape(-1)[~ignored]]
+    class_mantissa, class_exponent = np.frexp(class_weight)
+    return np.ldexp(weight_mantissa * class_mantissa,
+                    weight_exponent + class_exponent + exponent).sum()
 
 
 def _counted_weights(inputs, w, ignored, class_weight):
@@ -403,13 +475,6 @@ def _counted_weights(inputs, w, ignored, class_weight):
         return w
     index = inputs.targets.reshape(-1)[~ignored]
     return w[~ignored] * (1.0 if inputs.class_weight is None else class_weight[index])
-
-
-def _softmax_denominator(inputs, w, ignored):
-    """Index targets: Σ over samples not ignored of w_s class_weight[target_s]; else Σ w_s
-    (the class weights scaled as in _softmax_loss_terms)."""
-    class_weight = None if inputs.class_weight is None else _class_weights(inputs, ignored)
-    return _counted_weights(inputs, w, ignored, class_weight).sum()
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
@@ -425,8 +490,7 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     inputs = _checks.prepare_softmax_loss(logits, targets, weight, class_weight,
                                           label_smoothing, ignore_index, reduction)
     logits = inputs.logits
-    a, w, ignored, p, log_p = _softmax_loss_terms(inputs)
-    denominator = _softmax_denominator(inputs, w, ignored)
+    a, w, ignored, p, log_p, denominator = _softmax_loss_terms(inputs)
     with np.errstate(all="ignore"):
         losses = -w * _times_log(a, log_p).sum(axis=-1)
         # A row with no limit (nan, several +inf, all -inf) has nan log_softmax: its loss

@@ -25,7 +25,8 @@ from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, e
                              AVX512_EXP, exp_nonpositive_array,
                              log1p_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
-                             RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows)
+                             RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows,
+                             exp_block, EXP_BLOCK)
 
 
 cnp.import_array()
@@ -719,8 +720,9 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
     # loss = -w Σ_j a_j log_softmax(z)_j = w (A log(1 + s) - Σ_j a_j (z_j - m)),
     # with A = Σ_j a_j; both parts are >= 0, so nothing cancels.
     # grad_j = w (A softmax(z)_j - a_j).  exps: exp(z_j - m), or NULL to compute here.
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, start, n
     cdef double a_total = 0.0, shifted = 0.0, loss, inv_total
+    cdef double block[EXP_BLOCK]
     for j in range(k):
         a_total += a[j]
     if kind == ROW_FINITE:
@@ -733,9 +735,14 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
                 for j in range(k):
                     grad[j] = <floating>(w * (a_total * exps[j] * inv_total - a[j]) * grad_scale)
             else:
-                for j in range(k):
-                    grad[j] = <floating>(w * (a_total * exp_nonpositive(z[j] - row_max)
-                                              * inv_total - a[j]) * grad_scale)
+                # a long row: its exponentials a block at a time
+                start = 0
+                while start < k:
+                    n = exp_block(z + start, k - start, row_max, block)
+                    for j in range(n):
+                        grad[start + j] = <floating>(
+                            w * (a_total * block[j] * inv_total - a[start + j]) * grad_scale)
+                    start += n
         return loss
     if kind == ROW_ONE_POS_INF:
         # log_softmax is 0 at the +inf entry and -inf elsewhere; softmax is one-hot.
@@ -780,8 +787,9 @@ cdef inline double one_hot_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t 
                                     const double* exps) noexcept nogil:
     # softmax_row_loss for a finite row with a = one-hot at target, without the
     # coefficient buffer: loss = w (log(1 + s) - (z_t - m)), grad_j = w (softmax_j - [j = t]).
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, start, n
     cdef double inv_total, p_target
+    cdef double block[EXP_BLOCK]
     if grad != NULL:
         inv_total = 1.0 / (1.0 + rest)
         if exps != NULL:
@@ -789,9 +797,13 @@ cdef inline double one_hot_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t 
                 grad[j] = <floating>(w * (exps[j] * inv_total) * grad_scale)
             p_target = exps[target] * inv_total
         else:
-            for j in range(k):
-                grad[j] = <floating>(w * (exp_nonpositive(z[j] - row_max) * inv_total)
-                                     * grad_scale)
+            # a long row: its exponentials a block at a time
+            start = 0
+            while start < k:
+                n = exp_block(z + start, k - start, row_max, block)
+                for j in range(n):
+                    grad[start + j] = <floating>(w * (block[j] * inv_total) * grad_scale)
+                start += n
             p_target = exp_nonpositive(z[target] - row_max) * inv_total
         grad[target] = <floating>(w * (p_target - 1.0) * grad_scale)
     return w * (log1p_rest - (z[target] - row_max))

@@ -31,12 +31,16 @@ cdef enum:
 
 cdef inline Py_ssize_t exp_block(const floating* z, Py_ssize_t k, double m,
                                  double* block) noexcept nogil:
-    # block[j] = exp(z_j - m) for the first min(k, EXP_BLOCK) entries, in vector
-    # lanes (AVX-512 set only); returns how many.
+    # block[j] = exp(z_j - m) for the first min(k, EXP_BLOCK) entries (in vector
+    # lanes on the AVX-512 set); returns how many.
     cdef Py_ssize_t j, n = min(EXP_BLOCK, k)
-    for j in range(n):
-        block[j] = z[j] - m
-    exp_nonpositive_array(block, block, n, False)
+    if AVX512_EXP:
+        for j in range(n):
+            block[j] = z[j] - m
+        exp_nonpositive_array(block, block, n, False)
+    else:
+        for j in range(n):
+            block[j] = exp_nonpositive(z[j] - m)
     return n
 
 
@@ -59,10 +63,6 @@ cdef inline void scaled_exps(const floating* z, Py_ssize_t k, double m, double s
     # out_j = exp(z_j - m) scale.
     cdef double block[EXP_BLOCK]
     cdef Py_ssize_t start = 0, j, n
-    if not AVX512_EXP:
-        for j in range(k):
-            out[j] = <floating>(exp_nonpositive(z[j] - m) * scale)
-        return
     while start < k:
         n = exp_block(z + start, k - start, m, block)
         for j in range(n):

@@ -87,6 +87,26 @@ def test_bce_with_logits_float32_terms(inputs):
         assert errors[worst] <= 2.0, f"y={y} grad: {errors[worst]:.3f} ulp at z={z[worst]!r}"
 
 
+def test_bce_with_logits_float32_weight_lifts_a_flushed_term():
+    # e^-|z| of a float32 logit below -103.3 is under float32's smallest subnormal,
+    # but a large weight brings the term w σ(z) (and w log(1 + e^-|z|)) back into the
+    # normal range: weighted float32 losses must not flush it first (found by the
+    # deep hypothesis profile: the gradient was 0 instead of 3.47e-27).
+    z = np.array([-103.9, -110.0, -140.0, -103.9, 50.0], np.float32)
+    y = np.array([0.0, 0.0, 0.0, 1.0, 1.0], np.float32)
+    weight = np.full(5, 2.0 ** 62, np.float32)
+    losses, grad = xentfast.binary_cross_entropy_with_logits(
+        z, y, weight=weight, reduction="none", return_grad=True)
+    exact_losses, exact_grad = xentfast.binary_cross_entropy_with_logits(
+        z.astype(np.float64), y.astype(np.float64), weight=weight.astype(np.float64),
+        reduction="none", return_grad=True)
+    assert losses.dtype == grad.dtype == np.float32
+    assert exact_grad[0] > 3e-27 and exact_losses[0] > 3e-27  # the case itself
+    for name, got, want in (("loss", losses, exact_losses), ("grad", grad, exact_grad)):
+        errors = sweep_tool.ulp_errors(got, want)
+        assert errors.max() <= 1.0, f"{name}: {got!r} against {want!r}"
+
+
 def test_entropy_and_cross_entropy_float32_terms():
     # -p log q with the log in float32 arithmetic (a pair within about 2^-26) and
     # the product in double: each term within 1 float32 ulp of float64, for every

@@ -447,28 +447,24 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef int bad = 0
     cdef bint weighted
     # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
-    # replaces it): in float32 arithmetic for float32 input where the kernel set
-    # has an FMA (see _vmath.pxd; each within 2^-26 relative), else in double.
+    # replaces it), in double; unweighted float32 input where the kernel set has an
+    # FMA takes the float32 route below instead (see _vmath.pxd).
     # The targets are checked in this loop too: it reads them from memory while
     # the arithmetic hides the wait (the next loop finds them in cache).
     # The exponentials and the logs run in separate loops: two short loop bodies
     # vectorise better than one long one (fewer values live in registers).
     weighted = weight != NULL or pos_weight != NULL
-    if floating is float and FLOAT32_ARITHMETIC:
+    if floating is float and FLOAT32_ARITHMETIC and not weighted:
+        # The whole loss in float32 (16 lanes), within 2 float32 ulp
+        # (tests/test_float32.py).  Not with weights: a weight can bring a term
+        # that float32 flushes to 0 (e^-|z| below 2^-149) back into range.
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
             exp_parts_f32(-fabsf(z[i]), &exp_h[i], &exp_lo[i], &exp_scale[i])
-        if weighted:
-            for i in range(n):
-                log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
-                neg_loss[i] = <double>log_hi + <double>log_lo
-        else:
-            # The whole loss in float32 (16 lanes), within 2 float32 ulp
-            # (tests/test_float32.py).
-            for i in range(n):
-                log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
-                pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)
+        for i in range(n):
+            log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
+            pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)
     else:
         if floating is double and AVX512_EXP:
             exp_nonpositive_array(z, exps, n, True)
@@ -488,8 +484,6 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                 pos_loss[i] = log1p_unit(exps[i]) + unweighted_linear_term(z[i], y[i])
     if weighted:
         for i in range(n):
-            if floating is float and FLOAT32_ARITHMETIC:
-                exps[i] = (<double>exp_h[i] + <double>exp_lo[i]) * exp_scale[i]
             zi = z[i]
             yi = y[i]
             log_term = neg_loss[i]

@@ -141,6 +141,17 @@ SOFTMAX_CASES = {
                                             [1e308, 1.0]),
     "probability-targets-1e308": ([[1.0, -1.0], [0.0, 2.0]], [[0.25, 0.75], [1.0, 0.0]],
                                   [1e308, 1.7e308], None),
+    # Used class weights further apart than the float range: scaled so that the
+    # largest lies in [0.5, 1), the smallest is 0, and its sample, whose weight
+    # times class weight (1) carries the mean, was dropped without a sign (0.313
+    # for 1.313); one-hot losses take w class_weight[target] as one exact factor.
+    "class_weights-beyond-the-range": ([[0.0, 1.0], [0.0, 1.0]], [0, 1], [1e300, 1e-300],
+                                       [1e-300, 1e100]),
+    "class_weights-beyond-the-range-three": ([[0.0, 1.0, 2.0], [3.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
+                                             [0, 1, 2], [1e300, 1e-300, 2.0],
+                                             [1e-300, 1e100, 1e-5]),
+    "a-product-underflows": ([[0.0, 1.0], [2.0, 0.0]], [0, 1], [1e-200, 1.0],
+                             [1e-200, 1.0]),
 }
 
 

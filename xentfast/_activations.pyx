@@ -108,7 +108,8 @@ cdef void map_on_threads(int function, const floating* x, floating* out, Py_ssiz
             map_values(function, x + start, out + start, min(share, n - start))
 
 
-def elementwise_map(int function, cnp.ndarray x, cnp.ndarray out, int n_threads):
+def elementwise_map(int function, cnp.ndarray x not None, cnp.ndarray out not None,
+                    int n_threads):
     """out[...] = function(x) elementwise (a code of FUNCTIONS), for C-contiguous
     float32 or float64 arrays of one dtype and size, of any shape."""
     if not plain_pair(x, out) or function < SIGMOID or function > SOFTPLUS:
@@ -244,7 +245,8 @@ cdef void softmax_all(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* o
         softmax_task(x, k, m, out, take_log, task)
 
 
-def logsumexp_rows(cnp.ndarray x, Py_ssize_t k, cnp.ndarray out, int n_threads):
+def logsumexp_rows(cnp.ndarray x not None, Py_ssize_t k, cnp.ndarray out not None,
+                   int n_threads):
     """out[r] = logsumexp(x[r*k : (r+1)*k]) for each of the out.size rows, for
     C-contiguous float32 or float64 arrays of one dtype (x of out.size * k values).
     The arrays themselves, not memoryviews (see _arrays.pxd)."""
@@ -272,8 +274,8 @@ def logsumexp_rows(cnp.ndarray x, Py_ssize_t k, cnp.ndarray out, int n_threads):
             logsumexp_all(<const float*>source, k, m, <float*>target, n_threads)
 
 
-def softmax_rows(cnp.ndarray x, Py_ssize_t k, cnp.ndarray out, bint take_log,
-                 int n_threads):
+def softmax_rows(cnp.ndarray x not None, Py_ssize_t k, cnp.ndarray out not None,
+                 bint take_log, int n_threads):
     """out = softmax (or log_softmax) of each row of k values of x, for C-contiguous
     float32 or float64 arrays of one dtype and size (a multiple of k; empty if
     k is 0)."""

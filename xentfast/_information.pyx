@@ -136,9 +136,7 @@ cdef bint measure_rows(Measure measure, const floating* p, const floating* q, Py
         # No parallel region: entering even a one-thread region costs more than
         # a small input's work.
         return not measure_row_group(measure, p, q, k, 0, m, out, log_base)
-    for g in prange((m + group - 1) // group, schedule="static",
-                    num_threads=n_threads,
-                    use_threads_if=worth_threads(m * k, n_threads)):
+    for g in prange((m + group - 1) // group, schedule="static", num_threads=n_threads):
         bad |= measure_row_group(measure, p, q, k, g * group, min(g * group + group, m),
                                  out, log_base)
     return not bad
@@ -149,8 +147,9 @@ MEASURES = {"entropy": ENTROPY, "cross_entropy": CROSS_ENTROPY,
             "kl_divergence": KL_DIVERGENCE}
 
 
-def measure_rows_kernel(int measure, cnp.ndarray p, cnp.ndarray q, Py_ssize_t k,
-                        cnp.ndarray out, double log_base, int n_threads):
+def measure_rows_kernel(int measure, cnp.ndarray p not None, cnp.ndarray q not None,
+                        Py_ssize_t k, cnp.ndarray out not None, double log_base,
+                        int n_threads):
     """The measure (a code of MEASURES) of each row of k values of p (and q) into
     out, C-contiguous float32 or float64 arrays of one dtype: p and q of
     out.size * k values (for entropy, q is p).  Returns whether every p and q
@@ -223,7 +222,8 @@ cdef int binary_entropy_on_threads(const floating* p, floating* out, Py_ssize_t 
     return bad
 
 
-def binary_entropy_map(cnp.ndarray p, cnp.ndarray out, double log_base, int n_threads):
+def binary_entropy_map(cnp.ndarray p not None, cnp.ndarray out not None, double log_base,
+                       int n_threads):
     """out[...] = binary entropy of p / log_base, for C-contiguous float32 or float64
     arrays of one dtype and size.  Returns whether every p lies in [0, 1] (or is nan);
     if not, out is meaningless (the caller raises)."""

@@ -135,10 +135,10 @@ cdef inline double weight_room(double largest) noexcept nogil:
     return ldexp(1.0, 1024 - e if 1024 - e < 1023 else 1023)
 
 
-cdef inline int power_of_two(double scale) noexcept nogil:
-    # e with scale = 2^e (scale a power of two)
+cdef inline int power_of_two_floor(double x) noexcept nogil:
+    # e with 2^e <= x < 2^(e + 1), for x > 0
     cdef int e
-    frexp(scale, &e)
+    frexp(x, &e)
     return e - 1
 
 
@@ -184,9 +184,10 @@ cdef double scaled_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
     # Σ over samples not ignored of (weight[s] scale) (class_weight[targets[s]]
     # class_scale) (NULL weight or class_weight: 1s); the largest term at largest[0],
     # the largest weight[s] scale at largest_weight[0], and at subnormal[0] whether a
-    # scaled class weight or a term with one was subnormal (it lost digits).
+    # positive scaled class weight or a positive term with one was subnormal or 0
+    # (it lost digits, or all of them).
     cdef Py_ssize_t b, i
-    cdef double acc, w, c, top = 0.0, top_weight = 0.0
+    cdef double acc, w, c, raw, product, top = 0.0, top_weight = 0.0
     cdef bint lost = False
     for b in range(n_blocks(n)):
         acc = 0.0
@@ -196,9 +197,11 @@ cdef double scaled_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
             w = (weight[i] if weight != NULL else 1.0) * scale
             top_weight = w if w > top_weight else top_weight
             if class_weight != NULL:
-                c = class_weight[targets[i]] * class_scale
-                w *= c
-                lost |= (0.0 < c < DBL_MIN) | (0.0 < w < DBL_MIN)
+                raw = class_weight[targets[i]]
+                c = raw * class_scale
+                product = w * c
+                lost |= (raw > 0.0) & ((c < DBL_MIN) | ((w > 0.0) & (product < DBL_MIN)))
+                w = product
             acc += w
             top = w if w > top else top
         block_sums[b] = acc
@@ -208,37 +211,70 @@ cdef double scaled_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
     return sum_of_blocks(block_sums, n_blocks(n))
 
 
+cdef inline double exact_product(double w, double c, int exponent) noexcept nogil:
+    # w c 2^exponent formed from the two mantissas and moved by ldexp: one rounding,
+    # where scaled factors would pass through the subnormals.
+    cdef int weight_exponent, class_exponent
+    cdef double weight_mantissa = frexp(w, &weight_exponent)
+    cdef double class_mantissa = frexp(c, &class_exponent)
+    return ldexp(weight_mantissa * class_mantissa, weight_exponent + class_exponent + exponent)
+
+
 cdef double exact_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
                                    const floating* weight, const floating* class_weight,
                                    Py_ssize_t ignore_index, bint has_ignore_index,
                                    int exponent, double* block_sums) noexcept nogil:
-    # Σ over samples not ignored of weight[s] class_weight[targets[s]] 2^exponent
-    # (NULL weight: 1s), each product formed from the two mantissas and moved by
-    # ldexp: one rounding, where the scaled factors would pass through subnormals.
+    # Σ over samples not ignored of exact_product(weight[s], class_weight[targets[s]],
+    # exponent) (NULL weight: 1s).
     cdef Py_ssize_t b, i
-    cdef int weight_exponent, class_exponent
-    cdef double acc, weight_mantissa, class_mantissa
-    # no weights: every sample reads the one 1 (stride 0)
-    cdef floating unit = 1
-    cdef const floating* weights = weight if weight != NULL else &unit
-    cdef Py_ssize_t stride = 1 if weight != NULL else 0
+    cdef double acc
     for b in range(n_blocks(n)):
         acc = 0.0
         for i in range(b * BLOCK, min(b * BLOCK + BLOCK, n)):
             if has_ignore_index and targets[i] == ignore_index:
                 continue
-            weight_mantissa = frexp(weights[i * stride], &weight_exponent)
-            class_mantissa = frexp(class_weight[targets[i]], &class_exponent)
-            acc += ldexp(weight_mantissa * class_mantissa,
-                         weight_exponent + class_exponent + exponent)
+            acc += exact_product(weight[i] if weight != NULL else 1.0,
+                                 class_weight[targets[i]], exponent)
         block_sums[b] = acc
     return sum_of_blocks(block_sums, n_blocks(n))
+
+
+def index_target_factors(const Py_ssize_t[::1] targets, const floating[::1] weight,
+                         const floating[::1] class_weight, Py_ssize_t ignore_index,
+                         bint has_ignore_index):
+    """Each sample's weight[s] class_weight[targets[s]] (a length-0 weight: 1s; 0 for
+    an ignored sample), formed exactly (exact_product) and scaled by the power of
+    two that brings the largest below 1: with one-hot targets the loss of a sample
+    carries its weight and its class weight as one factor, whose range the two
+    separate factors may not fit in (reduction="mean" when
+    index_target_weight_total lost digits).  float64."""
+    cdef Py_ssize_t i, n = targets.shape[0]
+    cdef const Py_ssize_t* t = &targets[0] if n > 0 else NULL
+    cdef const floating* cw = &class_weight[0]
+    cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
+    cdef cnp.ndarray[double, ndim=1, mode="c"] factors = np.zeros(n)
+    cdef double* out = &factors[0] if n > 0 else NULL
+    cdef int exponent, largest = -2147483647
+    cdef double w_i, c_i
+    with nogil:
+        for i in range(n):
+            if has_ignore_index and t[i] == ignore_index:
+                continue
+            w_i = w[i] if w != NULL else 1.0
+            c_i = cw[t[i]]
+            if w_i > 0.0 and c_i > 0.0:
+                largest = max(largest, power_of_two_floor(w_i) + power_of_two_floor(c_i))
+        for i in range(n):
+            if (has_ignore_index and t[i] == ignore_index) or largest == -2147483647:
+                continue
+            out[i] = exact_product(w[i] if w != NULL else 1.0, cw[t[i]], -largest - 2)
+    return factors
 
 
 def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1] weight,
                               const floating[::1] class_weight, Py_ssize_t ignore_index,
                               bint has_ignore_index, bint every_class_counts):
-    """(W s, s_w, c, s_a) for index targets and reduction="mean".
+    """(W s, s_w, c, s_a, lost) for index targets and reduction="mean".
 
     The class weights are scaled by the power of two c that brings the largest
     one that enters a loss into [0.5, 1): that of a target class of a sample not
@@ -251,7 +287,10 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
     that W s lies in [0.5, 1) for a subnormal W too; only with class weights:
     without them no coefficients are formed, and every weight is at most W).
     The kernel is passed denominator W s, weight_scale s_w, class_scale c and
-    coefficient_scale s_a.
+    coefficient_scale s_a.  lost: a scaled target class weight, or its product
+    with a sample weight, lost digits (subnormal) or all of them (0); W is then
+    summed exactly, but the coefficients the kernel forms have lost them too (see
+    index_target_factors).
     """
     cdef Py_ssize_t i, j, n = targets.shape[0]
     cdef double[::1] block_sums = np.empty(n_blocks(n))
@@ -262,7 +301,7 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
     cdef double total, weight_scale, class_scale = 1.0, coefficient_scale = 1.0
     cdef double largest = 0.0, largest_weight, largest_class = 0.0
     cdef int exponent
-    cdef bint subnormal
+    cdef bint subnormal, lost
     with nogil:
         if cw != NULL:
             for j in range(class_weight.shape[0]):
@@ -280,6 +319,7 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
         total = scaled_index_target_sum(t, n, w, cw, ignore_index, has_ignore_index, 1.0,
                                         class_scale, sums, &largest, &largest_weight,
                                         &subnormal)
+        lost = subnormal
         if total == INFINITY:
             # every term is at most a (finite) weight, so largest is finite
             weight_scale = scale_for_largest(largest)
@@ -291,15 +331,16 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
             if cw != NULL and total > 0.0:
                 # s_a: the rest of 2^-e for W = f 2^e, not capped at 2^1023 with s_w
                 frexp(total, &exponent)
-                coefficient_scale = ldexp(1.0, min(-exponent - power_of_two(weight_scale), 1023))
+                coefficient_scale = ldexp(
+                    1.0, min(-exponent - power_of_two_floor(weight_scale), 1023))
             if subnormal:
                 total = exact_index_target_sum(
                     t, n, w, cw, ignore_index, has_ignore_index,
-                    power_of_two(weight_scale) + power_of_two(coefficient_scale)
-                    + power_of_two(class_scale), sums)
+                    power_of_two_floor(weight_scale) + power_of_two_floor(coefficient_scale)
+                    + power_of_two_floor(class_scale), sums)
             else:
                 total = total * weight_scale * coefficient_scale
-    return total, weight_scale, class_scale, coefficient_scale
+    return total, weight_scale, class_scale, coefficient_scale, lost
 
 
 # --- binary cross-entropy ---------------------------------------------------
@@ -386,8 +427,8 @@ cdef double checked_bce_probs_total(cnp.ndarray probs, cnp.ndarray targets,
     return total
 
 
-def binary_cross_entropy_kernel(cnp.ndarray probs, cnp.ndarray targets, cnp.ndarray weight,
-                                cnp.ndarray loss_out, double denominator,
+def binary_cross_entropy_kernel(cnp.ndarray probs not None, cnp.ndarray targets not None,
+                                cnp.ndarray weight, cnp.ndarray loss_out, double denominator,
                                 double weight_scale, int n_threads):
     """Per-element losses into loss_out (when given), else their sum / denominator,
     for C-contiguous float32 or float64 arrays of one dtype and size; weight and
@@ -646,7 +687,8 @@ cdef double plain_total(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray gra
     return total
 
 
-def binary_cross_entropy_with_logits_plain(cnp.ndarray logits, cnp.ndarray targets,
+def binary_cross_entropy_with_logits_plain(cnp.ndarray logits not None,
+                                           cnp.ndarray targets not None,
                                            cnp.ndarray grad_out, double denominator,
                                            int n_threads):
     """The unweighted, reduced case of binary_cross_entropy_with_logits_kernel for
@@ -1034,8 +1076,8 @@ cdef double plain_softmax_total(cnp.ndarray logits, Py_ssize_t k, cnp.ndarray ta
     return total
 
 
-def softmax_cross_entropy_plain(cnp.ndarray logits, cnp.ndarray targets, cnp.ndarray grad_out,
-                                double denominator, int n_threads):
+def softmax_cross_entropy_plain(cnp.ndarray logits not None, cnp.ndarray targets not None,
+                                cnp.ndarray grad_out, double denominator, int n_threads):
     """The reduced case of softmax_cross_entropy_kernel with class-index targets and
     no weights, smoothing or ignore_index, for logits (..., k) and intp targets (...)
     as arrays (grad_out of the logits' shape, or None): acquiring memoryviews costs

@@ -142,9 +142,10 @@ cdef inline Py_ssize_t rows_per_chunk(Py_ssize_t k) noexcept nogil:
 cdef inline void normalize_rows(const floating* z, Py_ssize_t k, Py_ssize_t n_rows,
                                 RowChunk* chunk) noexcept nogil:
     # n_rows <= rows_per_chunk(k) rows of k <= ROW_CHUNK logits, contiguous.
-    # One scalar pass per row finds its max; the exponentials then run as one
-    # flat loop over the whole chunk and the logs as one loop over the rows,
-    # both of which vectorise (a loop over a single short row does not).
+    # One pass per row finds its max (in vector lanes on the AVX-512 set, else
+    # scalar); the exponentials then run as one flat loop over the whole chunk and
+    # the logs as one loop over the rows, both of which vectorise (a loop over a
+    # single short row does not).
     cdef Py_ssize_t r, j, n_pos_inf, argmax
     cdef double m, v, shift, s
     cdef int has_nan

@@ -19,7 +19,7 @@ def aligned_array(a):
     return cnp.PyArray_FROM_OF(a, cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_ENSUREARRAY)
 
 
-def c_contiguous_aligned(cnp.ndarray a):
+def c_contiguous_aligned(cnp.ndarray a not None):
     """``a`` itself if it is C-contiguous and aligned, else a copy that is.
 
     The kernels read arrays through typed pointers, which must be aligned for
@@ -30,7 +30,7 @@ def c_contiguous_aligned(cnp.ndarray a):
     return cnp.PyArray_NewCopy(a, cnp.NPY_CORDER)
 
 
-def is_c_contiguous_aligned(cnp.ndarray a):
+def is_c_contiguous_aligned(cnp.ndarray a not None):
     """Whether a kernel may write into ``a`` as a flat array."""
     return cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED)
 

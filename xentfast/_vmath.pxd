@@ -244,22 +244,22 @@ cdef extern from *:
     static inline double NAME(const T* z, Py_ssize_t k, Py_ssize_t* argmax, int* has_nan) { \
         const VEC neg_inf = SET1(-INFINITY);                                           \
         VEC best = neg_inf;                                                            \
-        MASK nan = 0, rest;                                                            \
+        MASK unordered = 0, rest;                                                      \
         Py_ssize_t j = 0;                                                              \
         for (; j + LANES <= k; j += LANES) {                                           \
             VEC v = LOADU(z + j);                                                      \
-            nan |= CMP(v, v, _CMP_UNORD_Q);                                            \
+            unordered |= CMP(v, v, _CMP_UNORD_Q);                                      \
             best = MAXV(best, v);                                                      \
         }                                                                              \
         if (j < k) {                                                                   \
             rest = (MASK)((1u << (k - j)) - 1u);                                       \
             VEC v = MASK_LOADU(neg_inf, rest, z + j);                                  \
-            nan |= CMP(v, v, _CMP_UNORD_Q);                                            \
+            unordered |= CMP(v, v, _CMP_UNORD_Q);                                      \
             best = MAXV(best, v);                                                      \
         }                                                                              \
         T m = REDUCE_MAX(best);                                                        \
         VEC target = SET1(m);                                                          \
-        *has_nan = nan != 0;                                                           \
+        *has_nan = unordered != 0;                                                     \
         *argmax = 0;                                                                   \
         for (j = 0; j < k; j += LANES) {                                               \
             rest = k - j >= LANES ? (MASK)~0u : (MASK)((1u << (k - j)) - 1u);         \

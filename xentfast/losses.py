@@ -240,11 +240,12 @@ def _softmax_denominator(inputs):
     has_ignore_index = inputs.ignore_index is not None
     if inputs.index_targets and (weight_flat is not None or class_weight_flat is not None
                                  or has_ignore_index):
-        total, weight_scale, class_scale, coefficient_scale = _losses.index_target_weight_total(
-            _layout.flat(inputs.targets), _layout.flat_or_empty(weight_flat, dtype),
-            _layout.flat_or_empty(class_weight_flat, dtype),
-            inputs.ignore_index if has_ignore_index else -1, has_ignore_index,
-            inputs.label_smoothing > 0)
+        total, weight_scale, class_scale, coefficient_scale, _ = (
+            _losses.index_target_weight_total(
+                _layout.flat(inputs.targets), _layout.flat_or_empty(weight_flat, dtype),
+                _layout.flat_or_empty(class_weight_flat, dtype),
+                inputs.ignore_index if has_ignore_index else -1, has_ignore_index,
+                inputs.label_smoothing > 0))
         return total / weight_scale / coefficient_scale / class_scale
     if weight_flat is not None:
         total, weight_scale = _losses.weight_total(weight_flat)
@@ -366,11 +367,20 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
     n_samples = z.size // k
     if (reduction == "mean" and inputs.index_targets
             and (weight_flat is not None or class_weight_flat is not None or has_ignore_index)):
-        denominator, weight_scale, class_scale, coefficient_scale = (
+        denominator, weight_scale, class_scale, coefficient_scale, lost = (
             _losses.index_target_weight_total(
                 targets_flat, _layout.flat_or_empty(weight_flat, dtype),
                 _layout.flat_or_empty(class_weight_flat, dtype), ignore, has_ignore_index,
                 inputs.label_smoothing > 0))
+        if lost and class_weight_flat is not None and inputs.label_smoothing == 0:
+            # One-hot coefficients: a sample's weight and its class weight are one
+            # factor, formed exactly, whose range the two scaled factors did not fit.
+            weight_flat = _losses.index_target_factors(
+                targets_flat, _layout.flat_or_empty(weight_flat, dtype), class_weight_flat,
+                ignore, has_ignore_index).astype(dtype, copy=False)
+            class_weight_flat = None
+            denominator, weight_scale = _losses.weight_total(weight_flat)
+            class_scale = coefficient_scale = 1.0
     elif reduction == "mean" and weight_flat is not None:  # weights by sample
         denominator, weight_scale = _losses.weight_total(weight_flat)
         class_scale = coefficient_scale = 1.0

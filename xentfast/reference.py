@@ -371,8 +371,13 @@ def _softmax_loss_terms(inputs):
     target = (1.0 - eps) * target + eps / k
     class_scale = _class_scale(inputs, ignored)
     class_weight = None if inputs.class_weight is None else _f64(inputs.class_weight) * class_scale
-    a = target if class_weight is None else class_weight * target
     w = np.ones(n) if inputs.weight is None else _f64(inputs.weight).reshape(-1)
+    if (inputs.reduction == "mean" and eps == 0
+            and _lost_digits(inputs, ignored, class_weight, w)):
+        # One-hot coefficients: a sample's weight and its class weight are one
+        # factor, formed exactly, whose range the two scaled factors did not fit.
+        w, class_weight = _exact_factors(inputs, w, ignored), None
+    a = target if class_weight is None else class_weight * target
     denominator = None
     if inputs.reduction == "mean":
         w, a, denominator = _mean_scaled(inputs, w, a, ignored, class_weight, class_scale)
@@ -433,7 +438,7 @@ def _mean_scaled(inputs, w, a, ignored, class_weight, class_scale):
             # the rest of 2^-e for total = f 2^e, not capped at 2^1023 with s_w
             exponent = -int(np.frexp(total)[1]) - _power_of_two(weight_scale)
             coefficient_scale = np.ldexp(1.0, min(exponent, 1023))
-    if finite and _lost_digits(inputs, ignored, class_weight, counted):
+    if finite and _lost_digits(inputs, ignored, class_weight, w):
         denominator = _exact_counted_sum(inputs, w, ignored, _power_of_two(weight_scale)
                                          + _power_of_two(coefficient_scale)
                                          + _power_of_two(class_scale))
@@ -443,13 +448,16 @@ def _mean_scaled(inputs, w, a, ignored, class_weight, class_scale):
     return w * weight_scale, a * coefficient_scale, denominator
 
 
-def _lost_digits(inputs, ignored, class_weight, counted):
-    """Whether a scaled target class weight, or a sample's product with one, is subnormal."""
+def _lost_digits(inputs, ignored, class_weight, w):
+    """Whether a positive scaled target class weight (class_weight), or its product
+    with a positive sample weight w, is subnormal or 0: it lost digits, or all."""
     if not inputs.index_targets or class_weight is None:
         return False
-    factor = class_weight[inputs.targets.reshape(-1)[~ignored]]
+    used = inputs.targets.reshape(-1)[~ignored]
+    raw, factor = _f64(inputs.class_weight)[used], class_weight[used]
+    weights = w[~ignored]
     tiny = np.finfo(np.float64).tiny
-    return bool(np.any(((factor > 0) & (factor < tiny)) | ((counted > 0) & (counted < tiny))))
+    return bool(np.any((raw > 0) & ((factor < tiny) | ((weights > 0) & (weights * factor < tiny)))))
 
 
 def _power_of_two(scale):
@@ -457,15 +465,34 @@ def _power_of_two(scale):
     return int(np.frexp(scale)[1]) - 1
 
 
-def _exact_counted_sum(inputs, w, ignored, exponent):
-    """Σ over samples not ignored of w_s class_weight[target_s] 2^exponent (unscaled
+def _exact_products(inputs, w, ignored, exponent):
+    """w_s class_weight[target_s] 2^exponent for the samples not ignored (unscaled
     class weights), each product formed from the two mantissas (one rounding) and
     moved by ldexp, so that no scaled factor passes through the subnormals."""
     weight_mantissa, weight_exponent = np.frexp(w[~ignored])
     class_weight = _f64(inputs.class_weight)[inputs.targets.reshape(-1)[~ignored]]
     class_mantissa, class_exponent = np.frexp(class_weight)
-    return np.ldexp(weight_mantissa * class_mantissa,
-                    weight_exponent + class_exponent + exponent).sum()
+    return np.ldexp(weight_mantissa * class_mantissa, weight_exponent + class_exponent + exponent)
+
+
+def _exact_counted_sum(inputs, w, ignored, exponent):
+    """Σ over samples not ignored of w_s class_weight[target_s] 2^exponent, exactly
+    formed (_exact_products)."""
+    return _exact_products(inputs, w, ignored, exponent).sum()
+
+
+def _exact_factors(inputs, w, ignored):
+    """Each sample's w_s class_weight[target_s] (0 if ignored), exactly formed and
+    scaled by the power of two that brings the largest below 1 (the largest
+    floor(log2 w) + floor(log2 class_weight) over positive pairs, plus 2)."""
+    used = inputs.targets.reshape(-1)[~ignored]
+    weights, class_weight = w[~ignored], _f64(inputs.class_weight)[used]
+    positive = (weights > 0) & (class_weight > 0)
+    factors = np.zeros(w.shape[0])
+    if positive.any():
+        exponents = np.frexp(weights[positive])[1] + np.frexp(class_weight[positive])[1] - 2
+        factors[~ignored] = _exact_products(inputs, w, ignored, -int(exponents.max()) - 2)
+    return factors
 
 
 def _counted_weights(inputs, w, ignored, class_weight):
@@ -474,7 +501,7 @@ def _counted_weights(inputs, w, ignored, class_weight):
     if not inputs.index_targets:
         return w
     index = inputs.targets.reshape(-1)[~ignored]
-    return w[~ignored] * (1.0 if inputs.class_weight is None else class_weight[index])
+    return w[~ignored] * (1.0 if class_weight is None else class_weight[index])
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,

@@ -68,16 +68,19 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
             else:
                 bad |= out_of_unit(pi) | out_of_unit(qi)
             terms[i] = -xlogy(pi, qi)
+    elif floating is float:
+        # KL of float32 in double.  A float32 is a normal double (or 0), so p / q
+        # never over- or underflows; the check compares the floats themselves
+        # (float masks fill int lanes: a double comparison's had to be narrowed).
+        for i in range(n):
+            bad |= (p[i] < 0) | (p[i] > 1) | (q[i] < 0) | (q[i] > 1)
+            terms[i] = kl_term_normal(p[i], q[i])
     else:
         for i in range(n):
             pi = p[i]
             qi = q[i]
-            if floating is double:
-                wide_bad = 1.0 if out_of_unit(pi) | out_of_unit(qi) else wide_bad
-                wide_rare = 1.0 if has_subnormal(pi, qi) else wide_rare
-            else:
-                bad |= out_of_unit(pi) | out_of_unit(qi)
-                rare |= has_subnormal(pi, qi)
+            wide_bad = 1.0 if out_of_unit(pi) | out_of_unit(qi) else wide_bad
+            wide_rare = 1.0 if has_subnormal(pi, qi) else wide_rare
             terms[i] = kl_term_normal(pi, qi)
         if rare | (wide_rare != 0.0):
             # Redo the terms of a subnormal p or q, where p / q may over- or

@@ -402,18 +402,23 @@ cdef extern from *:
        res = 1 - i D by FMAs (the division's remainder), so 1/D = i (1 + res) to
        2^-45.  Each branch is rounded once at the end (the negative one before
        the exact scaling by 2^n, or in the subnormal range at it). */
-    static inline float xf_sigmoid_f32(float x) {
-        float h, lo, scale;
-        xf_exp_parts_f32(-fabsf(x), &h, &lo, &scale);
+    static inline void xf_sigmoid_both_f32(float h, float lo, float scale, float* positive,
+                                           float* negative) {
+        /* σ(|x|) and σ(-|x|), given e^-|x| = (h + lo) scale from xf_exp_parts_f32 */
         float eh = h * scale, el = lo * scale;
         float d = 1.0f + eh;
         float dl = ((1.0f - d) + eh) + el;
         float i = 1.0f / d;
         float res = fmaf(-i, dl, fmaf(-i, d, 1.0f));
-        float positive = fmaf(i, res, i);
         float p = h * i;
         float p_lo = fmaf(h, i, -p);
-        float negative = (p + fmaf(p, res, fmaf(lo, i, p_lo))) * scale;
+        *positive = fmaf(i, res, i);
+        *negative = (p + fmaf(p, res, fmaf(lo, i, p_lo))) * scale;
+    }
+    static inline float xf_sigmoid_f32(float x) {
+        float h, lo, scale, positive, negative;
+        xf_exp_parts_f32(-fabsf(x), &h, &lo, &scale);
+        xf_sigmoid_both_f32(h, lo, scale, &positive, &negative);
         return x >= 0.0f ? positive : negative;
     }
 
@@ -515,6 +520,8 @@ cdef extern from *:
     void log1p_parts_f32 "xf_log1p_parts_f32"(float h, float lo, float scale, float* T,
                                               float* small) noexcept nogil
     float sigmoid_f32 "xf_sigmoid_f32"(float x) noexcept nogil
+    void sigmoid_both_f32 "xf_sigmoid_both_f32"(float h, float lo, float scale,
+                                                float* positive, float* negative) noexcept nogil
     float add3_f32 "xf_add3_f32"(float base, float T, float small) noexcept nogil
     void log_parts_f32 "xf_log_parts_f32"(float x, float* T, float* small) noexcept nogil
     float softplus_parts_f32 "xf_softplus_parts_f32"(float x, float h, float lo,

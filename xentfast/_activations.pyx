@@ -197,52 +197,65 @@ cdef inline Py_ssize_t row_tasks(Py_ssize_t k, Py_ssize_t m) noexcept nogil:
     return (m + per_chunk - 1) // per_chunk if k <= ROW_CHUNK else m
 
 
-cdef void logsumexp_task(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
-                         Py_ssize_t task) noexcept nogil:
-    cdef Py_ssize_t first, per_chunk = rows_per_chunk(k)
+cdef enum RowOp:
+    # what row_task computes for each row
+    LOGSUMEXP     # one value per row
+    SOFTMAX       # a row per row
+    LOG_SOFTMAX
+
+
+cdef void row_task(RowOp op, const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
+                   Py_ssize_t task) noexcept nogil:
+    # One unit of row_tasks(k, m): a chunk of short rows, or one long row.
+    cdef Py_ssize_t first, count, per_chunk = rows_per_chunk(k)
     cdef RowNormalizer row
+    cdef bint take_log = op == LOG_SOFTMAX
     if k <= ROW_CHUNK:
         first = task * per_chunk
-        logsumexp_chunk(x + first * k, k, min(per_chunk, m - first), out + first)
-    else:
-        row = normalize_row(x + task * k, k)
+        count = min(per_chunk, m - first)
+        if op == LOGSUMEXP:
+            logsumexp_chunk(x + first * k, k, count, out + first)
+        else:
+            softmax_chunk(x + first * k, out + first * k, k, count, take_log)
+        return
+    row = normalize_row(x + task * k, k)
+    if op == LOGSUMEXP:
         out[task] = <floating>logsumexp_of(row.kind, row.max, row.log1p_rest)
-
-
-cdef void softmax_task(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
-                       bint take_log, Py_ssize_t task) noexcept nogil:
-    cdef Py_ssize_t first, per_chunk = rows_per_chunk(k)
-    cdef RowNormalizer row
-    if k <= ROW_CHUNK:
-        first = task * per_chunk
-        softmax_chunk(x + first * k, out + first * k, k, min(per_chunk, m - first), take_log)
     else:
-        row = normalize_row(x + task * k, k)
         row_softmax(x + task * k, out + task * k, k, row.kind, row.max, row.argmax,
                     row.rest, row.log1p_rest, NULL, take_log)
 
 
-cdef void logsumexp_all(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
-                        int n_threads) noexcept nogil:
+cdef void rows_on_threads(RowOp op, const floating* x, Py_ssize_t k, Py_ssize_t m,
+                          floating* out, int n_threads) noexcept nogil:
     cdef Py_ssize_t task
     if not worth_threads(m * k, n_threads):
         # No parallel region: entering even a one-thread region costs ~0.6 µs.
         for task in range(row_tasks(k, m)):
-            logsumexp_task(x, k, m, out, task)
+            row_task(op, x, k, m, out, task)
         return
     for task in prange(row_tasks(k, m), schedule="static", num_threads=n_threads):
-        logsumexp_task(x, k, m, out, task)
+        row_task(op, x, k, m, out, task)
 
 
-cdef void softmax_all(const floating* x, Py_ssize_t k, Py_ssize_t m, floating* out,
-                      bint take_log, int n_threads) noexcept nogil:
-    cdef Py_ssize_t task
-    if not worth_threads(m * k, n_threads):
-        for task in range(row_tasks(k, m)):
-            softmax_task(x, k, m, out, take_log, task)
+cdef void run_rows(RowOp op, cnp.ndarray x, Py_ssize_t k, Py_ssize_t m, cnp.ndarray out,
+                   int n_threads):
+    # rows_on_threads on checked arrays, by dtype; small work keeps the GIL
+    # (releasing it costs more than the work).
+    cdef void* source = cnp.PyArray_DATA(x)
+    cdef void* target = cnp.PyArray_DATA(out)
+    cdef bint is_double = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
+    if small_work(m * k):
+        if is_double:
+            rows_on_threads(op, <const double*>source, k, m, <double*>target, 1)
+        else:
+            rows_on_threads(op, <const float*>source, k, m, <float*>target, 1)
         return
-    for task in prange(row_tasks(k, m), schedule="static", num_threads=n_threads):
-        softmax_task(x, k, m, out, take_log, task)
+    with nogil:
+        if is_double:
+            rows_on_threads(op, <const double*>source, k, m, <double*>target, n_threads)
+        else:
+            rows_on_threads(op, <const float*>source, k, m, <float*>target, n_threads)
 
 
 def logsumexp_rows(cnp.ndarray x not None, Py_ssize_t k, cnp.ndarray out not None,
@@ -258,20 +271,7 @@ def logsumexp_rows(cnp.ndarray x not None, Py_ssize_t k, cnp.ndarray out not Non
             and cnp.PyArray_ISWRITEABLE(out)):
         raise ValueError("x and out must be C-contiguous float32 or float64 arrays of one "
                          "dtype, x of out.size * k values, out writeable")
-    cdef void* source = cnp.PyArray_DATA(x)
-    cdef void* target = cnp.PyArray_DATA(out)
-    if small_work(m * k):
-        # Keep the GIL: releasing it costs more than the work.
-        if type_num == cnp.NPY_DOUBLE:
-            logsumexp_all(<const double*>source, k, m, <double*>target, 1)
-        else:
-            logsumexp_all(<const float*>source, k, m, <float*>target, 1)
-        return
-    with nogil:
-        if type_num == cnp.NPY_DOUBLE:
-            logsumexp_all(<const double*>source, k, m, <double*>target, n_threads)
-        else:
-            logsumexp_all(<const float*>source, k, m, <float*>target, n_threads)
+    run_rows(LOGSUMEXP, x, k, m, out, n_threads)
 
 
 def softmax_rows(cnp.ndarray x not None, Py_ssize_t k, cnp.ndarray out not None,
@@ -285,18 +285,5 @@ def softmax_rows(cnp.ndarray x not None, Py_ssize_t k, cnp.ndarray out not None,
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
     if (k < 0 or (k == 0 and n != 0)) or (k > 0 and n % k != 0):
         raise ValueError("x's size must be a multiple of the row length k")
-    cdef Py_ssize_t m = n // k if k > 0 else 0
-    cdef void* source = cnp.PyArray_DATA(x)
-    cdef void* target = cnp.PyArray_DATA(out)
-    cdef bint is_double = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
-    if small_work(n):
-        if is_double:
-            softmax_all(<const double*>source, k, m, <double*>target, take_log, 1)
-        else:
-            softmax_all(<const float*>source, k, m, <float*>target, take_log, 1)
-        return
-    with nogil:
-        if is_double:
-            softmax_all(<const double*>source, k, m, <double*>target, take_log, n_threads)
-        else:
-            softmax_all(<const float*>source, k, m, <float*>target, take_log, n_threads)
+    run_rows(LOG_SOFTMAX if take_log else SOFTMAX, x, k, n // k if k > 0 else 0, out,
+             n_threads)

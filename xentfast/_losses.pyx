@@ -254,7 +254,8 @@ def index_target_factors(const Py_ssize_t[::1] targets, const floating[::1] weig
     cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
     cdef cnp.ndarray[double, ndim=1, mode="c"] factors = np.zeros(n)
     cdef double* out = &factors[0] if n > 0 else NULL
-    cdef int exponent, largest = -2147483647
+    cdef int exponent, largest = 0
+    cdef bint any_positive = False
     cdef double w_i, c_i
     with nogil:
         for i in range(n):
@@ -263,11 +264,13 @@ def index_target_factors(const Py_ssize_t[::1] targets, const floating[::1] weig
             w_i = w[i] if w != NULL else 1.0
             c_i = cw[t[i]]
             if w_i > 0.0 and c_i > 0.0:
-                largest = max(largest, power_of_two_floor(w_i) + power_of_two_floor(c_i))
+                exponent = power_of_two_floor(w_i) + power_of_two_floor(c_i)
+                largest = max(largest, exponent) if any_positive else exponent
+                any_positive = True
         for i in range(n):
-            if (has_ignore_index and t[i] == ignore_index) or largest == -2147483647:
-                continue
-            out[i] = exact_product(w[i] if w != NULL else 1.0, cw[t[i]], -largest - 2)
+            if not (has_ignore_index and t[i] == ignore_index):
+                # 0 where the weight or the class weight is 0
+                out[i] = exact_product(w[i] if w != NULL else 1.0, cw[t[i]], -largest - 2)
     return factors
 
 

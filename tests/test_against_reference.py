@@ -320,6 +320,25 @@ def test_out_may_be_the_input():
     assert_close(x, expected, rtol_for(np.float64, True), tiny(np.float64))
 
 
+@pytest.mark.parametrize("func, axis", OUT_CALLS)
+@pytest.mark.parametrize("shift", [-3, -1, 1, 3, 17])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_out_overlapping_the_input(func, axis, shift, dtype):
+    """out a view of x's own buffer, shifted by a few entries: the result is f(x) of
+    the old values (the short path writes straight into out only when its memory is
+    x's own or apart from it)."""
+    kwargs = {} if axis is None else {"axis": axis}
+    n = 40
+    buffer = np.random.default_rng(22).normal(0, 4, n + 40).astype(dtype)
+    x = buffer[20:20 + n]
+    out = buffer[20 + shift:20 + shift + n]
+    expected = np.asarray(func.reference(x.copy(), **kwargs))
+    assert func.fast(x, out=out, **kwargs) is out
+    assert_close(out, expected, rtol_for(dtype, False),
+                 axis_or_elementwise_atol(func, x, kwargs.get("axis"), expected),
+                 what=f"out shifted by {shift}")
+
+
 BIG = 300_000  # large enough for the kernels to run in parallel
 
 

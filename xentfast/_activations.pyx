@@ -13,7 +13,7 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from xentfast._scalar cimport sigmoid, sigmoid32, log_sigmoid_from_exp, softplus_from_exp
 from xentfast._parallel cimport worth_threads, small_work
 from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32, AVX512_EXP,
-                             exp_nonpositive_array, sigmoid_array,
+                             exp_nonpositive_array, sigmoid_array, sigmoid_array_f32,
                              log_sigmoid_parts_f32, softplus_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
@@ -78,10 +78,12 @@ cdef void log1p_exp_block(int function, const floating* x, floating* out,
 cdef void map_values(int function, const floating* x, floating* out,
                      Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, start = 0
-    if floating is double:
-        if function == SIGMOID and AVX512_EXP:
+    if function == SIGMOID and AVX512_EXP:
+        if floating is double:
             sigmoid_array(x, out, n)
-            return
+        else:
+            sigmoid_array_f32(x, out, n)
+        return
     if function == SIGMOID:
         for i in range(n):
             if floating is float:

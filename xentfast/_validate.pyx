@@ -35,6 +35,35 @@ def is_c_contiguous_aligned(cnp.ndarray a not None):
     return cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED)
 
 
+def direct_out(cnp.ndarray x not None, out, bint same_ok):
+    """``out`` if a kernel may write its result straight into it while reading ``x``:
+    an ndarray (not a subclass) of x's dtype in native byte order and of x's shape,
+    writeable, C-contiguous and aligned, whose memory lies apart from x's (or, with
+    ``same_ok``, is exactly x's: an elementwise map reads each entry before writing
+    it).  Else None, and the caller takes its checked path, which raises the errors
+    or copies.  One C call, where the checks in Python cost about 2 µs."""
+    if type(out) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    cdef int nd = cnp.PyArray_NDIM(x), i
+    if (cnp.PyArray_TYPE(o) != cnp.PyArray_TYPE(x) or not cnp.PyArray_ISNOTSWAPPED(o)
+            or cnp.PyArray_NDIM(o) != nd
+            or not cnp.PyArray_CHKFLAGS(o, cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
+                                        | cnp.NPY_ARRAY_WRITEABLE)):
+        return None
+    for i in range(nd):
+        if cnp.PyArray_DIM(o, i) != cnp.PyArray_DIM(x, i):
+            return None
+    cdef char* x_start = <char*>cnp.PyArray_DATA(x)
+    cdef char* o_start = <char*>cnp.PyArray_DATA(o)
+    cdef Py_ssize_t nbytes = cnp.PyArray_NBYTES(x)
+    if o_start == x_start:
+        return out if same_ok or nbytes == 0 else None
+    if o_start + nbytes <= x_start or x_start + nbytes <= o_start:
+        return out
+    return None
+
+
 def first_outside_unit_interval(const floating[::1] a, bint allow_nan):
     """First entry outside [0, 1]; nan counts as outside unless ``allow_nan``."""
     cdef Py_ssize_t i, n = a.shape[0], found = -1

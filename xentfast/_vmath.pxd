@@ -234,6 +234,76 @@ cdef extern from *:
             xf_map_f64(xf_exp_nonpositive_v8, x, out, n);
     }
 
+    /* sigmoid of 16 float32 values in float32 arithmetic, within 1 ulp (measured
+       0.75), for the float32 map on AVX-512; the scalar path (xf_sigmoid_f32
+       below) is the same method with a longer polynomial and no table.
+       e^a, a = -|x| clamped at -104 (e^-104 rounds to 0; nan stays nan):
+       a = (16 m + j) ln2/16 + s, j = n mod 16 picked from 2^(j/16) = TH + TL
+       (float32 pairs, one permute each), r = a - n C_HI exact (an FMA: both are
+       multiples of r's last bit), s = r - n C_LO rounded (|s| <= 0.0217, error
+       2^-29.5), e^s - 1 = s + s^2 (1/2 + s/6 + s^2/24) to 2^-34.  The pair
+       (h, lo) = TH (1 + that) + TL renormalised by Fast2Sum is within about
+       2^-28 of 2^-m e^a.  Then as xf_sigmoid_both_f32: 1 + E = d + dl exactly,
+       i ~ 1/d by vrcp14ps (2^-14), res = 1 - i D by FMAs, and 1/D = i (1 + res +
+       res^2) to 2^-42; each branch is rounded once, the negative one by vscalefps
+       by 2^m (once, in the subnormal range too).  About 40 vector operations per
+       16 values against about 55 for the scalar method vectorised by the
+       compiler: 0.50 against 0.60 ns per value in L1 on Zen 4. */
+    static inline __m512 xf_sigmoid_v16(__m512 x) {
+        const __m512 table_hi = _mm512_setr_ps(
+            1.0f, 1.0442737340927124f, 1.0905077457427979f, 1.1387885808944702f,
+            1.1892070770263672f, 1.2418577671051025f, 1.2968395948410034f, 1.3542555570602417f,
+            1.4142135381698608f, 1.4768261909484863f, 1.5422108173370361f, 1.610490322113037f,
+            1.6817928552627563f, 1.7562521696090698f, 1.8340080976486206f, 1.9152065515518188f);
+        const __m512 table_lo = _mm512_setr_ps(
+            0.0f, 4.8334701574503924e-08f, -1.3077539939843064e-08f, 5.386222312608879e-08f,
+            3.797635272917432e-08f, 4.496838101886169e-08f, -4.018999533172973e-08f,
+            -1.0123349269974824e-08f, 2.4203234971764687e-08f, -4.500898853621038e-08f,
+            8.070904833346049e-09f, 9.836217174097328e-09f, -2.4755326677450284e-08f,
+            -9.235770370707996e-09f, -1.1239277952768134e-08f, 9.845328108326612e-09f);
+        const __m512 shift = _mm512_set1_ps(12582912.0f);        /* 1.5 * 2^23 */
+        const __m512 one = _mm512_set1_ps(1.0f);
+        __m512 a = _mm512_or_ps(x, _mm512_set1_ps(-0.0f));
+        a = _mm512_max_ps(_mm512_set1_ps(-104.0f), a);           /* a nan stays nan */
+        __m512 k = _mm512_fmadd_ps(a, _mm512_set1_ps(23.083120346069336f), shift);  /* 16/ln2 */
+        __m512 n = _mm512_sub_ps(k, shift);
+        __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.043321698904037476f), a);  /* C_HI */
+        __m512 s = _mm512_fnmadd_ps(n, _mm512_set1_ps(-1.1904088825787085e-10f), r); /* C_LO */
+        /* the low four bits of k's pattern are n mod 16 */
+        __m512 t_hi = _mm512_permutexvar_ps(_mm512_castps_si512(k), table_hi);
+        __m512 t_lo = _mm512_permutexvar_ps(_mm512_castps_si512(k), table_lo);
+        __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 24), s, _mm512_set1_ps(1.0f / 6));
+        q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(0.5f));
+        __m512 expm1_s = _mm512_fmadd_ps(_mm512_mul_ps(s, s), q, s);
+        __m512 lo = _mm512_fmadd_ps(t_hi, expm1_s, t_lo);
+        __m512 h = _mm512_add_ps(t_hi, lo);
+        lo = _mm512_sub_ps(lo, _mm512_sub_ps(h, t_hi));
+        /* vscalefps scales by 2^floor(its second operand): 2^m, m = floor(n / 16) */
+        __m512 m = _mm512_mul_ps(n, _mm512_set1_ps(0.0625f));
+        __m512 eh = _mm512_scalef_ps(h, m), el = _mm512_scalef_ps(lo, m);
+        __m512 d = _mm512_add_ps(one, eh);
+        __m512 dl = _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(one, d), eh), el);
+        __m512 i = _mm512_rcp14_ps(d);
+        __m512 res = _mm512_fnmadd_ps(i, dl, _mm512_fnmadd_ps(i, d, one));
+        __m512 series = _mm512_fmadd_ps(res, res, res);
+        __m512 positive = _mm512_fmadd_ps(i, series, i);
+        __m512 p = _mm512_mul_ps(h, i);
+        __m512 tail = _mm512_fmadd_ps(lo, i, _mm512_fmsub_ps(h, i, p));
+        tail = _mm512_fmadd_ps(p, series, tail);
+        __m512 negative = _mm512_scalef_ps(_mm512_add_ps(p, tail), m);
+        __mmask16 nonnegative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+        return _mm512_mask_blend_ps(nonnegative, negative, positive);
+    }
+    static inline void xf_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(out + i, xf_sigmoid_v16(_mm512_loadu_ps(x + i)));
+        if (i < n) {
+            __mmask16 rest = (__mmask16)((1u << (n - i)) - 1u);
+            _mm512_mask_storeu_ps(out + i, rest, xf_sigmoid_v16(_mm512_maskz_loadu_ps(rest, x + i)));
+        }
+    }
+
     /* The max of a row of k >= 1 logits, the index of its first occurrence (0 if
        none: an all -inf row, or a nan) and whether the row holds a nan: what a
        scalar scan finds, but in vector lanes (a scalar scan of a short row is one
@@ -303,6 +373,12 @@ cdef extern from *:
     static inline void xf_sigmoid_f64(const double* x, double* out, Py_ssize_t n) {
         xf_exp_nonpositive_f64(x, out, n, 0);
     }
+    static inline void xf_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
+        Py_ssize_t i;
+        (void)x;
+        for (i = 0; i < n; i++)
+            out[i] = 0.0f;
+    }
     static inline double xf_row_max_f32(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) {
         (void)z; (void)k;
@@ -329,6 +405,8 @@ cdef extern from *:
                                                         bint negate_abs) noexcept nogil
     void sigmoid_array "xf_sigmoid_f64"(const double* x, double* out,
                                         Py_ssize_t n) noexcept nogil
+    void sigmoid_array_f32 "xf_sigmoid_f32_array"(const float* x, float* out,
+                                                  Py_ssize_t n) noexcept nogil
     double row_max_f32 "xf_row_max_f32"(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) noexcept nogil
     double row_max_f64 "xf_row_max_f64"(const double* z, Py_ssize_t k, Py_ssize_t* argmax,

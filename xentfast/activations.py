@@ -13,16 +13,21 @@ from xentfast._config import get_num_threads
 _FLOAT_DTYPES = _checks.FLOAT_DTYPES
 # What the short paths' kernels take as raw pointers (an unaligned array is not).
 _is_c_contiguous_aligned = _validate.is_c_contiguous_aligned
+_direct_out = _validate.direct_out
 
 
 def _elementwise(name, x, out):
     function = _activations.FUNCTIONS[name]
-    if (out is None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
+    if (type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
             and _is_c_contiguous_aligned(x)):
-        # The common case, kept short for small inputs: nothing to convert or lay out.
-        result = np.empty(x.shape, x.dtype)
-        _activations.elementwise_map(function, x, result, get_num_threads())
-        return result if result.ndim else result[()]
+        # The common cases, kept short for small inputs: nothing to convert or lay out.
+        if out is None:
+            result = np.empty(x.shape, x.dtype)
+            _activations.elementwise_map(function, x, result, get_num_threads())
+            return result if result.ndim else result[()]
+        if _direct_out(x, out, True) is not None:
+            _activations.elementwise_map(function, x, out, get_num_threads())
+            return out
     x = _checks.prepare_elementwise(x, out)
     flat_x = _layout.flat(x)
     result = _layout.output_buffer(out, x.shape, x.dtype, flat_x)
@@ -232,6 +237,11 @@ def logsumexp(x, axis=-1):
     >>> xentfast.logsumexp(np.zeros((2, 4)), axis=1)
     array([1.38629436, 1.38629436])
     """
+    if _rows_are_last_axis(x, axis):
+        # The common case, kept short for small inputs: nothing to convert or lay out.
+        result = np.empty(x.shape[:-1], x.dtype)
+        _activations.logsumexp_rows(x, x.shape[-1], result, get_num_threads())
+        return result if result.ndim else result[()]
     x = _checks.as_real_array(x, "x")
     axis = _checks.normalize_axis(axis, x.ndim)
     data, k, moved_shape = _layout.rows(x, axis)
@@ -240,7 +250,23 @@ def logsumexp(x, axis=-1):
     return _layout.finish(result, None)
 
 
+def _rows_are_last_axis(x, axis):
+    """Whether ``x`` is a C-contiguous aligned float array of at least one dimension
+    whose rows lie along ``axis``, its last axis, given as -1 or ndim - 1: then the
+    row kernels take it as it is."""
+    return (type(x) is np.ndarray and type(axis) is int and x.dtype in _FLOAT_DTYPES
+            and x.ndim and (axis == -1 or axis == x.ndim - 1)
+            and _is_c_contiguous_aligned(x))
+
+
 def _normalise(x, axis, out, take_log):
+    if _rows_are_last_axis(x, axis):
+        # The common cases, kept short for small inputs.  The row kernels may read a
+        # row again after writing part of it, so out must lie apart from x here.
+        result = np.empty(x.shape, x.dtype) if out is None else _direct_out(x, out, False)
+        if result is not None:
+            _activations.softmax_rows(x, x.shape[-1], result, take_log, get_num_threads())
+            return result
     x = _checks.prepare_elementwise(x, out)  # out first, as the reference checks
     axis = _checks.normalize_axis(axis, x.ndim)
     data, k, moved_shape = _layout.rows(x, axis)

@@ -4,7 +4,7 @@
 # argument; these loops only compute.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport fabs, fabsf, INFINITY, NAN
+from libc.math cimport fabs, INFINITY, NAN
 
 cimport numpy as cnp
 
@@ -12,7 +12,7 @@ from xentfast._arrays cimport plain_pair, plain_array
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from xentfast._scalar cimport sigmoid, sigmoid32, log_sigmoid_from_exp, softplus_from_exp
 from xentfast._parallel cimport worth_threads, small_work
-from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32, AVX512_EXP,
+from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32_array, AVX512_EXP,
                              exp_nonpositive_array, sigmoid_array, sigmoid_array_f32,
                              log_sigmoid_parts_f32, softplus_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
@@ -49,8 +49,7 @@ cdef void log1p_exp_block(int function, const floating* x, floating* out,
     cdef float scale[MAP_BLOCK]
     cdef Py_ssize_t i
     if floating is float and FLOAT32_ARITHMETIC:
-        for i in range(n):
-            exp_parts_f32(-fabsf(x[i]), &h[i], &lo[i], &scale[i])
+        exp_parts_f32_array(x, h, lo, scale, n)
         if function == LOG_SIGMOID:
             for i in range(n):
                 out[i] = log_sigmoid_parts_f32(x[i], h[i], lo[i], scale[i])

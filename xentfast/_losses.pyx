@@ -13,7 +13,7 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport fabs, fabsf, frexp, ldexp, INFINITY, NAN
+from libc.math cimport fabs, frexp, ldexp, INFINITY, NAN
 from libc.float cimport DBL_MIN
 
 from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighted_linear_term,
@@ -21,7 +21,7 @@ from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighte
                                compensated_result)
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
-from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32,
+from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32_array,
                              AVX512_EXP, exp_nonpositive_array,
                              log1p_parts_f32, sigmoid_both_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
@@ -505,7 +505,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-            exp_parts_f32(-fabsf(z[i]), &exp_h[i], &exp_lo[i], &exp_scale[i])
+        exp_parts_f32_array(z, exp_h, exp_lo, exp_scale, n)
         for i in range(n):
             log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
             pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)

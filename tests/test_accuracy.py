@@ -218,3 +218,67 @@ def test_kl_divergence_term_special_values(dtype):
         got = xentfast.kl_divergence(pp[:, None], qq[:, None], axis=1)[-len(p):]
         np.testing.assert_array_equal(got, expected)
         assert not np.signbit(got[~np.isnan(got)]).any()
+
+
+def _softmax_ce_gradient_exact(row, coefficients):
+    """Each entry of A softmax(z) - a (A = Σ a) in mpmath, and the size of the two
+    terms it is a difference of, in the form without rounding-sensitive steps: at
+    the argmax j*, softmax = 1/(1 + s) and the entry is (A' - a_j* s)/(1 + s), A' =
+    Σ_{j != j*} a_j; elsewhere A softmax_j and a_j."""
+    z = [mpmath.mpf(float(v)) for v in row]
+    a = [mpmath.mpf(float(v)) for v in coefficients]
+    top = int(np.argmax(row))
+    s = mpmath.fsum(mpmath.exp(v - z[top]) for j, v in enumerate(z) if j != top)
+    total = mpmath.fsum(a)
+    exact, terms = [], []
+    for j, v in enumerate(z):
+        p = mpmath.exp(v - z[top]) / (1 + s)
+        exact.append(total * p - a[j])
+        if j == top:
+            terms.append((total - a[j] + a[j] * s) / (1 + s))
+        else:
+            terms.append(total * p + a[j])
+    return exact, terms
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_softmax_cross_entropy_gradient_componentwise_against_mpmath(dtype):
+    # A confident row (z_t - z_j > 37) has softmax_t = 1/(1 + s) = 1 in floating
+    # point: softmax_t - 1 must come from s, not from that 1 (it gave 0 instead of
+    # -4.2e-18 for [40, 0], target 0).  Each gradient entry within a few eps of the
+    # terms it is the difference of (their rounding is all that may cancel), for
+    # hard, smoothed, class-weighted and probability targets, short and long rows
+    # (the bound grows with the shift z_j - max, as for softmax, and with k: A and
+    # A' are sums of k coefficients).
+    eps = float(np.finfo(dtype).eps)
+    long_row = np.zeros(1500)
+    long_row[7] = 60.0
+    cases = [  # (logits, targets, keyword arguments)
+        ([[40.0, 0.0], [0.0, 40.0], [37.5, 1.0], [5.0, -5.0]], [0, 1, 0, 1], {}),
+        ([[40.0, 0.0, -3.0], [0.0, 45.0, 1.0]], [0, 1], {"label_smoothing": 0.1}),
+        ([[40.0, 0.0, -3.0], [0.0, 45.0, 1.0]], [1, 0],
+         {"label_smoothing": 0.1, "class_weight": np.array([1.0, 1e-20, 1.0])}),
+        ([[40.0, 0.0, -3.0], [2.0, 45.0, 1.0]], [0, 1],
+         {"class_weight": np.array([3.0, 0.5, 1e-3])}),
+        ([[40.0, 0.0], [30.0, 0.0]], [[1 - 2**-40, 2**-40], [0.75, 0.25]], {}),
+        ([long_row], [7], {}),
+        ([long_row], [7], {"label_smoothing": 0.01}),
+    ]
+    for logits, targets, kwargs in cases:
+        logits = np.array(logits, dtype)
+        targets = np.array(targets, dtype if np.ndim(targets) == 2 else np.intp)
+        _, grad = xentfast.softmax_cross_entropy(logits, targets, reduction="sum",
+                                                 return_grad=True, **kwargs)
+        k = logits.shape[-1]
+        smoothing = kwargs.get("label_smoothing", 0.0)
+        class_weight = kwargs.get("class_weight", np.ones(k))
+        for r, row in enumerate(logits):
+            hot = targets[r] if targets.ndim == 2 else np.eye(k)[targets[r]]
+            coefficients = class_weight * ((1 - smoothing) * hot.astype(np.float64)
+                                           + smoothing / k)
+            exact, terms = _softmax_ce_gradient_exact(row, coefficients)
+            shift = float(row.max() - row.min())
+            for j in range(k):
+                bound = eps * (8 + shift + k) * float(terms[j]) + float(np.finfo(dtype).tiny)
+                assert abs(grad[r, j] - exact[j]) <= bound, (
+                    f"{kwargs} row {r} entry {j}: {grad[r, j]!r} against {float(exact[j])!r}")

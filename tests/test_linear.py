@@ -105,6 +105,25 @@ def test_extreme_logits_stay_finite():
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("implementation", [xentfast, reference], ids=["kernel", "reference"])
+def test_confident_multinomial_loss_and_residuals_keep_their_digits(implementation):
+    # Every sample's own class leads by 40: softmax of that class is 1/(1 + r) with
+    # r = 2 e^-40 < 2^-53, which rounds to 1.  The loss log(1 + r) and the residual
+    # p - 1 = -r / (1 + r) must come from r (they were 0 when formed from 1 + r).
+    X = np.eye(3)
+    y = np.array([0, 1, 2])
+    w = np.hstack([40.0 * np.eye(3), np.zeros((3, 1))])
+    loss, grad = implementation.logistic_loss_and_grad(w, X, y)
+    r = 2.0 * np.exp(-40.0)
+    assert loss == pytest.approx(np.log1p(r), rel=1e-14)
+    own = -r / (1.0 + r) / 3.0
+    other = np.exp(-40.0) / (1.0 + r) / 3.0
+    expected_coef = np.where(np.eye(3, dtype=bool), own, other)
+    np.testing.assert_allclose(grad[:, :3], expected_coef, rtol=1e-14)
+    # the intercept's entry, Σ residuals of a class, is 0 exactly here
+    np.testing.assert_allclose(grad[:, 3], 0.0, atol=1e-30)
+
+
 @pytest.mark.parametrize("n_classes", [1, 3], ids=["binary", "multinomial"])
 def test_fixed_step_gd_reproduces_reference_iterates(n_classes):
     X, y, w = make_problem(300, 6, n_classes, seed=7)

@@ -18,7 +18,7 @@
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.math cimport log, fabs
+from libc.math cimport log1p, fabs
 
 import numpy as np
 
@@ -175,8 +175,8 @@ cdef double tile_evaluate(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssi
     # curvature[c*TILE + t] = p_c, the softmax probabilities.  The targets are
     # gathered first, so that the binary loop is branch-free over contiguous
     # buffers and vectorises; it writes per-row losses that are summed afterwards.
-    cdef Py_ssize_t k = P.n_classes, c, t, label
-    cdef double s, z, y, e, inv, loss = 0.0, m, total, z_label, inv_total, p
+    cdef Py_ssize_t k = P.n_classes, c, t, label, top
+    cdef double s, z, y, e, inv, loss = 0.0, m, rest, z_label, inv_total, p
     if k == 1:
         tile_gather(P.y, Q.rows, t0, nt, targets)
         for t in range(nt):
@@ -194,25 +194,32 @@ cdef double tile_evaluate(const Problem* P, const Pass* Q, Py_ssize_t t0, Py_ssi
         loss = sum16(losses, nt)
     else:
         for t in range(nt):
-            # CE = logsumexp(z) - z_label = (m - z_label) + log Σ e^(z_c - m): both >= 0.
+            # CE = logsumexp(z) - z_label = (m - z_label) + log(1 + r): both >= 0, with
+            # r = Σ_{c != top} e^(z_c - m) over the classes but the first maximum.
+            # From r, not from 1 + r rounded: for a confident sample (r < 2^-53)
+            # the loss is r and the label's residual p - 1 = -r / (1 + r), not 0.
             s = weights[t]
             label = P.labels[sample_at(Q.rows, t0 + t)]
             m = Z[t]
+            top = 0
             for c in range(1, k):
                 if Z[c * TILE + t] > m:
                     m = Z[c * TILE + t]
+                    top = c
             z_label = Z[label * TILE + t]
-            total = 0.0
+            rest = 0.0
             for c in range(k):
                 e = exp_nonpositive(Z[c * TILE + t] - m)
                 curvature[c * TILE + t] = e
-                total += e
-            loss += s * ((m - z_label) + log(total))
-            inv_total = 1.0 / total
+                rest += e if c != top else 0.0
+            loss += s * ((m - z_label) + log1p(rest))
+            inv_total = 1.0 / (1.0 + rest)
             for c in range(k):
                 p = curvature[c * TILE + t] * inv_total
                 curvature[c * TILE + t] = p
                 Z[c * TILE + t] = s * (p - (1.0 if c == label else 0.0))
+            if label == top:
+                Z[label * TILE + t] = s * ((0.0 - rest) * inv_total)   # +0 if rest is 0
     if Q.keep_curvature:
         # What Hessian products at this w need, per sample (Q.rows is NULL here).
         if k == 1:

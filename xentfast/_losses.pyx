@@ -763,11 +763,16 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
     # loss = -w Σ_j a_j log_softmax(z)_j = w (A log(1 + s) - Σ_j a_j (z_j - m)),
     # with A = Σ_j a_j; both parts are >= 0, so nothing cancels.
     # grad_j = w (A softmax(z)_j - a_j).  exps: exp(z_j - m), or NULL to compute here.
+    # At the argmax j*, softmax is 1/(1 + s), which rounds to 1 once s < 2^-53 and
+    # takes the digits of A p - a with it: there grad = w (A' - a_j* s) / (1 + s)
+    # with A' = Σ_{j != j*} a_j (the same value, exactly rearranged; nothing cancels
+    # but the true difference).
     cdef Py_ssize_t j, start, n
-    cdef double a_total = 0.0, shifted = 0.0, loss, inv_total
+    cdef double a_total = 0.0, a_other = 0.0, shifted = 0.0, loss, inv_total
     cdef double block[EXP_BLOCK]
     for j in range(k):
         a_total += a[j]
+        a_other += a[j] if j != argmax else 0.0
     if kind == ROW_FINITE:
         for j in range(k):
             shifted += a[j] * (z[j] - row_max) if a[j] != 0.0 else 0.0
@@ -786,6 +791,8 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
                         grad[start + j] = <floating>(
                             w * (a_total * block[j] * inv_total - a[start + j]) * grad_scale)
                     start += n
+            grad[argmax] = <floating>(w * ((a_other - a[argmax] * rest) * inv_total)
+                                      * grad_scale)
         return loss
     if kind == ROW_ONE_POS_INF:
         # log_softmax is 0 at the +inf entry and -inf elsewhere; softmax is one-hot.
@@ -796,8 +803,7 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
         loss = w * loss
         if grad != NULL:
             for j in range(k):
-                grad[j] = <floating>(w * ((a_total if j == argmax else 0.0) - a[j])
-                                     * grad_scale)
+                grad[j] = <floating>(w * (a_other if j == argmax else -a[j]) * grad_scale)
         return loss
     # nan somewhere, several +inf, or all -inf: no limit exists.
     if grad != NULL:
@@ -826,10 +832,12 @@ cdef inline double one_hot_limit_loss(Py_ssize_t k, Py_ssize_t target, double w,
 
 cdef inline double one_hot_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t target,
                                     double w, floating* grad, double grad_scale,
-                                    double row_max, double rest, double log1p_rest,
-                                    const double* exps) noexcept nogil:
+                                    double row_max, Py_ssize_t argmax, double rest,
+                                    double log1p_rest, const double* exps) noexcept nogil:
     # softmax_row_loss for a finite row with a = one-hot at target, without the
     # coefficient buffer: loss = w (log(1 + s) - (z_t - m)), grad_j = w (softmax_j - [j = t]).
+    # softmax_t - 1 is -s / (1 + s) when t is the argmax (1/(1 + s) rounds to 1
+    # once s < 2^-53), else at most -1/2: nothing cancels.
     cdef Py_ssize_t j, start, n
     cdef double inv_total, p_target
     cdef double block[EXP_BLOCK]
@@ -848,7 +856,9 @@ cdef inline double one_hot_row_loss(const floating* z, Py_ssize_t k, Py_ssize_t 
                     grad[start + j] = <floating>(w * (block[j] * inv_total) * grad_scale)
                 start += n
             p_target = exp_nonpositive(z[target] - row_max) * inv_total
-        grad[target] = <floating>(w * (p_target - 1.0) * grad_scale)
+        # (0 - s, not -s: a row whose s underflows to 0 gets +0, as p - 1 gave)
+        grad[target] = <floating>(w * ((0.0 - rest) * inv_total if target == argmax
+                                       else p_target - 1.0) * grad_scale)
     return w * (log1p_rest - (z[target] - row_max))
 
 
@@ -876,7 +886,7 @@ cdef inline double softmax_sample_loss(
                 grad[j] = 0
         return 0.0
     if one_hot and kind == ROW_FINITE:
-        return one_hot_row_loss(z, k, target, w, grad, grad_scale, row_max, rest,
+        return one_hot_row_loss(z, k, target, w, grad, grad_scale, row_max, argmax, rest,
                                 log1p_rest, exps)
     if one_hot:
         return one_hot_limit_loss(k, target, w, grad, grad_scale, kind, argmax)

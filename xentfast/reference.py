@@ -386,6 +386,29 @@ def _softmax_loss_terms(inputs):
     return a, w, ignored, p, log_p, denominator
 
 
+def _softmax_loss_gradient(a, z, p):
+    """A softmax(z) - a per row (A = Σ_j a_j), the argmax entry j* rearranged
+    exactly as (A' - a_j* s) / (1 + s), with A' = Σ_{j != j*} a_j and s = Σ_{j != j*}
+    e^(z_j - z_j*): softmax there is 1/(1 + s), which rounds to 1 once s < 2^-53 and
+    takes the digits of A p - a with it."""
+    grad = a.sum(axis=-1, keepdims=True) * p - a
+    if grad.size == 0:
+        return grad
+    rows = np.arange(z.shape[0])
+    argmax = np.argmax(z, axis=-1)
+    top = z[rows, argmax]
+    with np.errstate(all="ignore"):
+        others = np.exp(z - top[:, None])
+        others[rows, argmax] = 0.0
+        rest = others.sum(axis=-1)
+        a_others = a.copy()
+        a_others[rows, argmax] = 0.0
+        at_argmax = (a_others.sum(axis=-1) - a[rows, argmax] * rest) / (1.0 + rest)
+    # rows with a nan or no limit keep their nan; a row with one +inf has rest 0
+    grad[rows, argmax] = np.where(np.isnan(grad[rows, argmax]), np.nan, at_argmax)
+    return grad
+
+
 def _class_scale(inputs, ignored):
     """The power of two by which the class weights are multiplied: for "mean" with
     index targets, the one that brings the largest class weight that enters a loss
@@ -527,7 +550,8 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
         value = _reduce(losses.reshape(logits.shape[:-1]), reduction, denominator)
         if not return_grad:
             return _result(value, logits.dtype)
-        grad = w[:, None] * (a.sum(axis=-1, keepdims=True) * p - a)
+        grad = w[:, None] * _softmax_loss_gradient(
+            a, _f64(logits).reshape(-1, logits.shape[-1]), p)
         if reduction == "mean":
             grad = grad / denominator
         grad = np.where(ignored[:, None], 0.0, grad)
@@ -572,13 +596,23 @@ def _linear_terms(X, targets, coef, intercept, n_classes):
         probabilities = _sigmoid64(z)[:, None]
         residuals = probabilities - targets[:, None]
     else:
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        # log Σ e^(z - max) = log1p(r), r the sum over the classes but the first
+        # maximum: for a confident sample (r < 2^-53) the loss is r and the label's
+        # residual p - 1 = -r / (1 + r), where 1 + r rounded would give 0 for both.
         rows = np.arange(len(targets))
+        top = logits.argmax(axis=1)
+        shifted = logits - logits[rows, top][:, None]
+        exps = np.exp(shifted)
+        exps[rows, top] = 0.0
+        rest = exps.sum(axis=1)
+        log_probs = shifted - np.log1p(rest)[:, None]
         losses = -log_probs[rows, targets]
         probabilities = np.exp(log_probs)
         residuals = probabilities.copy()
         residuals[rows, targets] -= 1.0
+        confident = targets == top
+        residuals[rows[confident], targets[confident]] = (
+            (0.0 - rest[confident]) / (1.0 + rest[confident]))
     return losses, residuals, probabilities
 
 

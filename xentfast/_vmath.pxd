@@ -236,20 +236,20 @@ cdef extern from *:
 
     /* float32 on AVX-512 by intrinsics (16 lanes): e^-|x| as a pair, and sigmoid.
        The scalar methods below (xf_exp_parts_f32, xf_sigmoid_f32) are the same
-       steps with a longer polynomial and no table; these take about 40 vector
+       steps with a longer polynomial and no table; these take about 37 vector
        operations per 16 sigmoids against about 55 for the scalar method
-       vectorised by the compiler: 0.50 against 0.60 ns per value in L1 on Zen 4.
+       vectorised by the compiler: 0.46 against 0.60 ns per value in L1 on Zen 4.
 
        e^a, a = -|x| clamped at -104 (e^-104 rounds to 0; nan stays nan):
        a = (16 m + j) ln2/16 + s, j = n mod 16 picked from 2^(j/16) = TH + TL
        (float32 pairs, one permute each), r = a - n C_HI exact (an FMA: both are
        multiples of r's last bit), s = r - n C_LO rounded (|s| <= 0.0217, error
        2^-29.5), e^s - 1 = s + s^2 (1/2 + s/6 + s^2/24) to 2^-34.  The pair
-       (h, lo) = TH (1 + that) + TL renormalised by Fast2Sum is within about
-       2^-28 of 2^-m e^a. */
+       h = TH, lo = TH (e^s - 1) + TL (|lo| < 0.023 h, not renormalised) is
+       within about 2^-28.5 of 2^-m e^a. */
     static inline void xf_exp_parts_v16(__m512 x, __m512* h_out, __m512* lo_out,
                                         __m512* m_out) {
-        /* e^-|x| = (h + lo) 2^floor(m), h = RN(h + lo), h in [0.97, 1.96] */
+        /* e^-|x| = (h + lo) 2^floor(m), h = 2^(j/16) rounded, |lo| < 0.023 h */
         const __m512 table_hi = _mm512_setr_ps(
             1.0f, 1.0442737340927124f, 1.0905077457427979f, 1.1387885808944702f,
             1.1892070770263672f, 1.2418577671051025f, 1.2968395948410034f, 1.3542555570602417f,
@@ -274,19 +274,19 @@ cdef extern from *:
         __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 24), s, _mm512_set1_ps(1.0f / 6));
         q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(0.5f));
         __m512 expm1_s = _mm512_fmadd_ps(_mm512_mul_ps(s, s), q, s);
-        __m512 lo = _mm512_fmadd_ps(t_hi, expm1_s, t_lo);
-        __m512 h = _mm512_add_ps(t_hi, lo);
-        lo = _mm512_sub_ps(lo, _mm512_sub_ps(h, t_hi));
-        *h_out = h;
-        *lo_out = lo;
+        *h_out = t_hi;
+        *lo_out = _mm512_fmadd_ps(t_hi, expm1_s, t_lo);
         /* vscalefps scales by 2^floor(its second operand): floor(n / 16) */
         *m_out = _mm512_mul_ps(n, _mm512_set1_ps(0.0625f));
     }
-    /* As xf_sigmoid_both_f32: 1 + E = d + dl exactly, i ~ 1/d by vrcp14ps
-       (2^-14), res = 1 - i D by FMAs, and 1/D = i (1 + res + res^2) to 2^-42;
-       each branch is rounded once, the negative one by vscalefps by 2^m (once,
-       in the subnormal range too).  Every float32 within 0.544 ulp
-       (tools/float32_sweep.py). */
+    /* As xf_sigmoid_both_f32, for the pair above: 1 + E = d + dl (d = RN(1 + eh),
+       (1 - d) + eh exact, el rounded at its magnitude: within 2^-30), i ~ 1/(d +
+       dl) by vrcp14ps (2^-14), res = 1 - i d - i dl by FMAs, and 1/(1 + E) = i
+       (1 + res) to res^2 <= 2^-28 (1/16 ulp).  σ(-|x|) = (h + lo) i (1 + res) with
+       h i = p + p_lo split exactly: p + u, u = lo i + p_lo, times (1 + res).
+       Each branch is rounded once, the negative one by vscalefps by 2^m (once,
+       in the subnormal range too).  Every float32 within 1 ulp
+       (tools/float32_sweep.py; README.md has the measured maximum). */
     static inline __m512 xf_sigmoid_v16(__m512 x) {
         const __m512 one = _mm512_set1_ps(1.0f);
         __m512 h, lo, m;
@@ -294,13 +294,12 @@ cdef extern from *:
         __m512 eh = _mm512_scalef_ps(h, m), el = _mm512_scalef_ps(lo, m);
         __m512 d = _mm512_add_ps(one, eh);
         __m512 dl = _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(one, d), eh), el);
-        __m512 i = _mm512_rcp14_ps(d);
+        __m512 i = _mm512_rcp14_ps(_mm512_add_ps(d, dl));
         __m512 res = _mm512_fnmadd_ps(i, dl, _mm512_fnmadd_ps(i, d, one));
-        __m512 series = _mm512_fmadd_ps(res, res, res);
-        __m512 positive = _mm512_fmadd_ps(i, series, i);
+        __m512 positive = _mm512_fmadd_ps(i, res, i);
         __m512 p = _mm512_mul_ps(h, i);
-        __m512 tail = _mm512_fmadd_ps(lo, i, _mm512_fmsub_ps(h, i, p));
-        tail = _mm512_fmadd_ps(p, series, tail);
+        __m512 u = _mm512_fmadd_ps(lo, i, _mm512_fmsub_ps(h, i, p));
+        __m512 tail = _mm512_fmadd_ps(u, res, _mm512_fmadd_ps(p, res, u));
         __m512 negative = _mm512_scalef_ps(_mm512_add_ps(p, tail), m);
         __mmask16 nonnegative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
         return _mm512_mask_blend_ps(nonnegative, negative, positive);
@@ -487,9 +486,9 @@ cdef extern from *:
     }
 
     /* xf_exp_parts_f32(-|x[i]|) for i < n, into h, lo and scale.  On AVX-512 by
-       xf_exp_parts_v16 (within 2^-28 instead of 2^-26.5): its pair is stored
-       divided by 4 (exact) and scale = 2^(m + 2), so that scale stays a float32
-       (m >= -151) and is exact. */
+       xf_exp_parts_v16 (within 2^-28 instead of 2^-26.5), its pair renormalised
+       by Fast2Sum and stored divided by 4 (exact), with scale = 2^(m + 2), so
+       that scale stays a float32 (m >= -151) and is exact. */
     static inline void xf_exp_parts_f32_array(const float* x, float* h, float* lo,
                                               float* scale, Py_ssize_t n) {
     #if XF_AVX512_EXP
@@ -497,8 +496,10 @@ cdef extern from *:
         Py_ssize_t i;
         for (i = 0; i < n; i += 16) {
             __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-            __m512 vh, vlo, m;
-            xf_exp_parts_v16(_mm512_maskz_loadu_ps(take, x + i), &vh, &vlo, &m);
+            __m512 t_hi, t_lo, m;
+            xf_exp_parts_v16(_mm512_maskz_loadu_ps(take, x + i), &t_hi, &t_lo, &m);
+            __m512 vh = _mm512_add_ps(t_hi, t_lo);                       /* Fast2Sum */
+            __m512 vlo = _mm512_sub_ps(t_lo, _mm512_sub_ps(vh, t_hi));
             _mm512_mask_storeu_ps(h + i, take, _mm512_mul_ps(vh, quarter));
             _mm512_mask_storeu_ps(lo + i, take, _mm512_mul_ps(vlo, quarter));
             _mm512_mask_storeu_ps(scale + i, take,

@@ -280,6 +280,51 @@ def test_softmax_cross_entropy(reduction, case):
         assert_matches(lazy_grad, grad)
 
 
+EXTREME_WEIGHTS = {
+    "near-overflow": np.full(8, 1e308),
+    "subnormal": np.array([1e-320, 3e-320, 1e-320, 2e-320, 5e-324, 1e-321, 4e-320, 1e-320]),
+    "both": np.array([1e308, 1e308, 1e-300, 1e-300, 3e-320, 1.0, 0.0, 1e300]),
+    "zero-blocks": np.array([0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.5, 0.0]),
+}
+
+
+@pytest.mark.parametrize("weights", list(EXTREME_WEIGHTS))
+def test_mean_with_weights_beyond_the_float_range(weights):
+    # The mean divides by a sum of weights that overflows (or is subnormal): the
+    # in-memory kernels scale it by a power of two, and the blocks' means are
+    # weighed by their scaled divisors (a sum of the blocks' sums gave 0.0 or nan
+    # here, and 6e-5 relative error with subnormal weights).
+    weight = EXTREME_WEIGHTS[weights]
+    rng = _rng(16)
+    z = rng.normal(0, 3, 8)
+    y = (rng.uniform(0, 1, 8) < 0.5).astype(float)
+    q = rng.uniform(0.05, 0.95, 8)
+    logits = rng.normal(0, 3, (8, 3))
+    labels = rng.integers(0, 3, 8)
+    class_weight = np.array([1e-300, 1.0, 1e10])
+    # with label smoothing a block's own mean must stay finite (see xentfast.dask)
+    smoothed_class_weight = np.array([1e-3, 1.0, 1e3])
+    for chunks in ((2, 2, 2, 2), (3, 0, 5), (1,) * 8):
+        zc, yc, wc = (da.from_array(a, chunks=(chunks,)) for a in (z, y, weight))
+        pairs = [(xd.binary_cross_entropy_with_logits(zc, yc, weight=wc, return_grad=True),
+                  xentfast.binary_cross_entropy_with_logits(z, y, weight=weight,
+                                                            return_grad=True)),
+                 ((xd.binary_cross_entropy(da.from_array(q, chunks=(chunks,)), yc,
+                                           weight=wc),),
+                  (xentfast.binary_cross_entropy(q, y, weight=weight),))]
+        lc = da.from_array(logits, chunks=(chunks, (3,)))
+        tc = da.from_array(labels, chunks=(chunks,))
+        for kwargs in ({}, {"class_weight": class_weight},
+                       {"class_weight": smoothed_class_weight, "label_smoothing": 0.1}):
+            pairs.append((xd.softmax_cross_entropy(lc, tc, weight=wc, return_grad=True, **kwargs),
+                          xentfast.softmax_cross_entropy(logits, labels, weight=weight,
+                                                         return_grad=True, **kwargs)))
+        for lazy, expected in pairs:
+            for lazy_part, expected_part in zip(lazy, expected):
+                # a subnormal gradient entry may differ in its last bit
+                assert_matches(lazy_part, expected_part, atol=np.finfo(np.float64).tiny)
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_losses_of_empty_input(reduction):
     z = np.zeros((0, 3))

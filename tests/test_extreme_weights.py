@@ -200,6 +200,13 @@ SMOOTHED_CASES = {
     "no-sample-weight": ([[0.0, 1.0], [1.0, 0.0]], [1, 1], None, [4.0, 3e-310], 1e-6),
     # a class weight no target uses, times the class weights' scale, overflowed: 0 * inf
     "unused-class_weight-1e308": ([[0.0, 1.0]], [1], [2.0], [1e308, 1e-310], 0.0),
+    # the scaled total w class_weight[target] 2^-34 underflowed to 0 (a class weight
+    # 1e10 sets the class scale): the mean's scale came from that 0, and both twins
+    # gave inf for 2.2e9 (a block of the Dask mean found it)
+    "scaled-total-underflows": ([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]], [0, 1], [1e-320, 2e-320],
+                                [1e-300, 1.0, 1e10], 0.1),
+    "scaled-total-underflows-one-sample": ([[1.0, 0.0, -0.5]], [1], [2e-320],
+                                           [1.0, 1.0, 1e10], 0.1),
 }
 
 

@@ -239,6 +239,35 @@ cdef double exact_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
     return sum_of_blocks(block_sums, n_blocks(n))
 
 
+cdef bint exact_total_exponent(const Py_ssize_t* targets, Py_ssize_t n,
+                               const floating* weight, const floating* class_weight,
+                               Py_ssize_t ignore_index, bint has_ignore_index,
+                               int class_exponent, double* block_sums,
+                               int* exponent) noexcept nogil:
+    # e with Σ over samples not ignored of weight[s] class_weight[targets[s]]
+    # 2^class_exponent = f 2^e, f in [0.5, 1), from the exact products (the sum
+    # may lie far below the subnormals); False if every product is 0.
+    cdef Py_ssize_t i
+    cdef int top = 0, term, unit_exponent
+    cdef bint found = False
+    cdef double w_i, c_i
+    for i in range(n):
+        if has_ignore_index and targets[i] == ignore_index:
+            continue
+        w_i = weight[i] if weight != NULL else 1.0
+        c_i = class_weight[targets[i]]
+        if w_i > 0.0 and c_i > 0.0:
+            term = power_of_two_floor(w_i) + power_of_two_floor(c_i)
+            top = max(top, term) if found else term
+            found = True
+    if found:
+        # every product times 2^-top is in [1, 4): the sum is normal
+        frexp(exact_index_target_sum(targets, n, weight, class_weight, ignore_index,
+                                     has_ignore_index, -top, block_sums), &unit_exponent)
+        exponent[0] = unit_exponent + top + class_exponent
+    return found
+
+
 def index_target_factors(const Py_ssize_t[::1] targets, const floating[::1] weight,
                          const floating[::1] class_weight, Py_ssize_t ignore_index,
                          bint has_ignore_index):
@@ -303,8 +332,8 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
     cdef double* sums = &block_sums[0] if n > 0 else NULL
     cdef double total, weight_scale, class_scale = 1.0, coefficient_scale = 1.0
     cdef double largest = 0.0, largest_weight, largest_class = 0.0
-    cdef int exponent
-    cdef bint subnormal, lost
+    cdef int exponent = 0
+    cdef bint subnormal, lost, positive
     with nogil:
         if cw != NULL:
             for j in range(class_weight.shape[0]):
@@ -330,10 +359,21 @@ def index_target_weight_total(const Py_ssize_t[::1] targets, const floating[::1]
                                             weight_scale, class_scale, sums, &largest,
                                             &largest_weight, &subnormal)
         else:
-            weight_scale = min(scale_for_total(total), weight_room(largest_weight))
-            if cw != NULL and total > 0.0:
-                # s_a: the rest of 2^-e for W = f 2^e, not capped at 2^1023 with s_w
+            positive = total > 0.0
+            if positive:
                 frexp(total, &exponent)
+            if subnormal:
+                # W lost digits, maybe all of them (it underflowed to 0 for a sample
+                # weight 2e-320 of a class weight 2^-34): its exponent from the exact
+                # products
+                positive = exact_total_exponent(t, n, w, cw, ignore_index, has_ignore_index,
+                                                power_of_two_floor(class_scale), sums,
+                                                &exponent)
+            # s = 2^-e for W = f 2^e (scale_for_total), split as s_w s_a
+            weight_scale = min(ldexp(1.0, min(-exponent, 1023)) if positive else 1.0,
+                               weight_room(largest_weight))
+            if cw != NULL and positive:
+                # s_a: the rest of 2^-e, not capped at 2^1023 with s_w
                 coefficient_scale = ldexp(
                     1.0, min(-exponent - power_of_two_floor(weight_scale), 1023))
             if subnormal:

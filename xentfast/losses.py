@@ -10,6 +10,8 @@ weights' sum scaled by a power of two and that scale (see
 ``_losses.weight_total``), so that a subnormal sum or one that overflows keeps
 the mean.
 """
+import math
+
 import numpy as np
 
 from xentfast import _checks, _layout, _validate
@@ -228,12 +230,25 @@ def _is_plain_index_case(logits, targets):
             and _validate.is_c_contiguous_aligned(targets))
 
 
-def _softmax_denominator(inputs):
-    """The divisor of reduction="mean" for checked inputs (``_checks.prepare_softmax_loss``):
-    Σ weight·class_weight[target] over samples not ignored (index targets), Σ weight
-    (probability targets), or the number of samples without weights.  The Dask
-    functions add it up over blocks.  The kernels return it scaled by powers of two
-    (see ``_losses.weight_total``); it is unscaled here, so it may overflow to inf."""
+def _power_of_two_exponent(scale):
+    """n for scale = 2^n, exactly (the kernels' scales are powers of two)."""
+    return math.frexp(scale)[1] - 1
+
+
+def _weight_total_parts(weight_flat, size):
+    """The divisor of reduction="mean" over these weights as (total, n): it is
+    total · 2^n, total in float range even where the divisor is not (see
+    ``_losses.weight_total``).  The Dask functions combine blocks' parts."""
+    total, weight_scale = _mean_weighting("mean", weight_flat, size)
+    return total, -_power_of_two_exponent(weight_scale)
+
+
+def _softmax_denominator_parts(inputs):
+    """The divisor of reduction="mean" for checked inputs (``_checks.prepare_softmax_loss``)
+    as (total, n), the divisor being total · 2^n: Σ weight·class_weight[target] over
+    samples not ignored (index targets), Σ weight (probability targets), or the
+    number of samples without weights.  total is the kernels' scaled sum (see
+    ``_losses.weight_total``), so it stays in float range where the divisor does not."""
     dtype = inputs.logits.dtype
     weight_flat = _layout.flat_or_none(inputs.weight)
     class_weight_flat = _layout.flat_or_none(inputs.class_weight)
@@ -246,11 +261,10 @@ def _softmax_denominator(inputs):
                 _layout.flat_or_empty(class_weight_flat, dtype),
                 inputs.ignore_index if has_ignore_index else -1, has_ignore_index,
                 inputs.label_smoothing > 0))
-        return total / weight_scale / coefficient_scale / class_scale
-    if weight_flat is not None:
-        total, weight_scale = _losses.weight_total(weight_flat)
-        return total / weight_scale
-    return float(inputs.logits.size // inputs.logits.shape[-1])  # every sample counts 1
+        return total, -(_power_of_two_exponent(weight_scale)
+                        + _power_of_two_exponent(coefficient_scale)
+                        + _power_of_two_exponent(class_scale))
+    return _weight_total_parts(weight_flat, inputs.logits.size // inputs.logits.shape[-1])
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,

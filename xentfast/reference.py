@@ -455,13 +455,22 @@ def _mean_scaled(inputs, w, a, ignored, class_weight, class_scale):
     with np.errstate(over="ignore"):
         total = counted.sum()
     finite = 0 < total < np.inf
+    lost = _lost_digits(inputs, ignored, class_weight, w)
+    if total != np.inf and (finite or lost):
+        # e for total = f 2^e; where the total lost digits (maybe all: it underflows
+        # to 0 for a sample weight 2e-320 of a class weight 2^-34), from the exact
+        # products
+        total_exponent = (_exact_total_exponent(inputs, w, ignored, class_scale) if lost
+                          else int(np.frexp(total)[1]))
+        finite = total_exponent is not None
     if finite:
-        weight_scale = min(weight_scale, _weight_room(w[~ignored]))
+        weight_scale = min(np.ldexp(1.0, min(-total_exponent, 1023)),
+                           _weight_room(w[~ignored]))
         if inputs.index_targets and class_weight is not None:
             # the rest of 2^-e for total = f 2^e, not capped at 2^1023 with s_w
-            exponent = -int(np.frexp(total)[1]) - _power_of_two(weight_scale)
+            exponent = -total_exponent - _power_of_two(weight_scale)
             coefficient_scale = np.ldexp(1.0, min(exponent, 1023))
-    if finite and _lost_digits(inputs, ignored, class_weight, w):
+    if finite and lost:
         denominator = _exact_counted_sum(inputs, w, ignored, _power_of_two(weight_scale)
                                          + _power_of_two(coefficient_scale)
                                          + _power_of_two(class_scale))
@@ -502,6 +511,21 @@ def _exact_counted_sum(inputs, w, ignored, exponent):
     """Σ over samples not ignored of w_s class_weight[target_s] 2^exponent, exactly
     formed (_exact_products)."""
     return _exact_products(inputs, w, ignored, exponent).sum()
+
+
+def _exact_total_exponent(inputs, w, ignored, class_scale):
+    """e with Σ over samples not ignored of w_s class_weight[target_s] class_scale =
+    f 2^e, f in [0.5, 1), from the exact products (the sum may lie far below the
+    subnormals); None if every product is 0."""
+    used = inputs.targets.reshape(-1)[~ignored]
+    weights, class_weight = w[~ignored], _f64(inputs.class_weight)[used]
+    positive = (weights > 0) & (class_weight > 0)
+    if not positive.any():
+        return None
+    # floor(log2 w) + floor(log2 class_weight): every product times 2^-top is in [1, 4)
+    top = int((np.frexp(weights[positive])[1] + np.frexp(class_weight[positive])[1] - 2).max())
+    unit = _exact_counted_sum(inputs, w, ignored, -top)
+    return int(np.frexp(unit)[1]) + top + _power_of_two(class_scale)
 
 
 def _exact_factors(inputs, w, ignored):

@@ -17,8 +17,9 @@ Chunking rules:
   block (all of the array for ``axis=None``);
 - losses: the class axis of ``softmax_cross_entropy``'s logits is rechunked to
   one block; targets, ``weight`` and ``pos_weight`` are broadcast and chunked
-  like the logits; ``"sum"`` and ``"mean"`` reduce each block to (sum of losses,
-  sum of weights) and add those in a tree, and ``return_grad=True`` gives a
+  like the logits; ``"sum"`` adds the blocks' sums in a tree, ``"mean"`` weighs
+  the blocks' own means by their divisors (each as total · 2^n, so that sums of
+  weights beyond the float range keep their digits), and ``return_grad=True`` gives a
   gradient chunked like the logits from the same tasks (one pass per
   ``dask.compute(loss, grad)``);
 - ``logistic_loss_and_grad`` and ``LogisticRegression.fit`` take X chunked by

@@ -4,7 +4,8 @@ package's docstring).
 No math here: every block runs the in-memory function.  This module checks
 what can be checked without reading values (dtypes, shapes, arguments), lays
 out the chunks, and combines the blocks' partial results: sums added in a
-tree, partial log-sum-exps combined by ``xentfast.logsumexp``.
+tree, means weighted by their divisors, partial log-sum-exps combined by
+``xentfast.logsumexp``.
 """
 import dask.array as da
 import numpy as np
@@ -215,8 +216,13 @@ def kl_divergence(p, q, axis=-1, base=None):
 
 def _loss_task(*blocks, kernel, names, options, reduction, return_grad, denominator, sums_shape):
     """One block's loss: reduction="none" gives what ``kernel`` gives; "sum" and "mean"
-    give (sums, gradient of the block's sum or None), sums = [sum of losses, sum of
-    weights (for "mean")] shaped ``sums_shape``."""
+    give (parts, gradient or None), parts shaped ``sums_shape`` (..., 3).  "sum":
+    [the block's sum of losses, 0, 0] and the gradient of that sum.  "mean": the
+    block's divisor as total · 2^n (``denominator``) and [the block's mean, total,
+    n] with the gradient of that mean: the in-memory mean keeps its digits where
+    the divisor overflows or is subnormal, and _combine_means weighs the blocks'
+    means by their totals (a sum of the blocks' sums and divisors would not).  A
+    block whose divisor is 0 gives its sum instead (0, or nan from 0 · nan)."""
     blocks = [aligned(b) for b in blocks]
     values, targets, extras = blocks[0], blocks[1], dict(zip(names, blocks[2:]))
     kwargs = dict(options, **extras)
@@ -224,24 +230,50 @@ def _loss_task(*blocks, kernel, names, options, reduction, return_grad, denomina
         kwargs["return_grad"] = True
     if reduction == "none":
         return kernel(values, targets, reduction="none", **kwargs)
-    result = kernel(values, targets, reduction="sum", **kwargs)
+    total, exponent = 0.0, 0
+    if reduction == "mean":
+        total, exponent = denominator(values, targets, extras, options)
+    result = kernel(values, targets, reduction="mean" if total > 0 else "sum", **kwargs)
     loss, grad = result if return_grad else (result, None)
-    weight_total = denominator(values, targets, extras, options) if reduction == "mean" else 0.0
-    return np.array([float(loss), weight_total]).reshape(sums_shape), grad
+    return np.array([float(loss), total, float(exponent)]).reshape(sums_shape), grad
+
+
+def _combine_means(parts):
+    """[mean, D, top] from every block's [mean (or sum), total, n] (rows of ``parts``):
+    the divisors total · 2^n share the scale 2^top, the largest n of a block with a
+    divisor, so the mean is Σ mean_b share_b / D with share_b = total_b 2^(n_b -
+    top) and D = Σ share_b (nan when every divisor is 0, as in memory)."""
+    parts = parts.reshape(-1, 3)
+    value, total, exponent = parts[:, 0], parts[:, 1], parts[:, 2]
+    counted = total > 0
+    top = exponent[counted].max() if counted.any() else 0.0
+    share = np.where(counted, np.ldexp(total, (exponent - top).astype(np.int64)), 0.0)
+    denominator = share.sum()
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        numerator = np.where(counted, value * share, value).sum()
+        mean = numerator / denominator
+    return np.array([mean, denominator, top])
 
 
 def _finish_loss(total, reduction, loss_dtype):
-    # The loss from the summed (sum of losses, sum of weights), as the kernels finish it.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = total[0] / total[1] if reduction == "mean" else total[0]
-    return np.asarray(value, dtype=np.float64).astype(loss_dtype)
+    # The loss: the summed block sums, or the combined means ([mean, D, top]).
+    return np.asarray(total[0], dtype=np.float64).astype(loss_dtype)
 
 
-def _scale_gradient(grad, total):
-    # The gradient of the mean: the block's gradient of the sum times 1 / Σ weights.
+def _scale_gradient(task, combined):
+    """A block's share of the gradient of the mean: its own mean's gradient times
+    its divisor over the whole divisor (total_b 2^(n_b - top) / D); a block whose
+    divisor is 0 gives its sum's gradient times 0 (nan stays nan; all nan when
+    every divisor is 0, as in memory)."""
+    parts, grad = task
+    total, exponent = parts.reshape(-1)[1:3]
+    _, denominator, top = combined
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        scale = 1.0 / total[1]
-        return (grad.astype(np.float64) * scale).astype(grad.dtype)
+        if total > 0:
+            factor = np.ldexp(total, int(exponent - top)) / denominator
+        else:
+            factor = 0.0 if denominator > 0 else np.nan
+        return (grad.astype(np.float64) * factor).astype(grad.dtype)
 
 
 def _loss_graph(func, values, index, inputs, names, options, reduction, return_grad,
@@ -253,7 +285,7 @@ def _loss_graph(func, values, index, inputs, names, options, reduction, return_g
     ndim = len(index)
     task_options = dict(kernel=func, names=names, options=options, reduction=reduction,
                         return_grad=return_grad, denominator=denominator,
-                        sums_shape=(1,) * batch_ndim + (2,))
+                        sums_shape=(1,) * batch_ndim + (3,))
     pairs = [x for array, ind in [(values, index)] + inputs for x in (array, ind)]
     if reduction == "none" and not return_grad:
         return da.blockwise(_loss_task, index[:batch_ndim], *pairs, dtype=dtype,
@@ -273,30 +305,33 @@ def _loss_graph(func, values, index, inputs, names, options, reduction, return_g
             loss = da.map_blocks(_take, tasks, 0, dtype=dtype, meta=_meta(ndim, dtype))
         grad = da.map_blocks(_take, tasks, 1, dtype=dtype, meta=_meta(ndim, dtype))
         return loss, grad
-    # The sums: one (1, ..., 1, 2) block per task, where the class axis (if any) was.
-    sums_chunks = tuple((1,) * len(c) for c in batch_chunks) + ((2,),)
+    # The parts: one (1, ..., 1, 3) block per task, where the class axis (if any) was.
+    sums_chunks = tuple((1,) * len(c) for c in batch_chunks) + ((3,),)
     sums = da.map_blocks(_take, tasks, 0, chunks=sums_chunks,
                          new_axis=() if class_axis else ndim, dtype=np.float64,
                          meta=_meta(batch_ndim + 1, np.float64))
-    total = sums.sum(axis=tuple(range(batch_ndim)), split_every=32)
+    if reduction == "sum":
+        total = sums.sum(axis=tuple(range(batch_ndim)), split_every=32)
+    else:
+        # three numbers per block, gathered into one task
+        parts = sums.reshape(-1, 3).rechunk({0: -1})
+        total = da.map_blocks(_combine_means, parts, chunks=((3,),), drop_axis=0,
+                              dtype=np.float64, meta=_meta(1, np.float64))
     loss = da.map_blocks(_finish_loss, total, reduction=reduction, loss_dtype=dtype,
                          drop_axis=0, dtype=dtype, meta=_meta(0, dtype))
     if not return_grad:
         return loss
-    grad = da.map_blocks(_take, tasks, 1, dtype=dtype, meta=_meta(ndim, dtype))
     if reduction == "mean":
-        grad = da.blockwise(_scale_gradient, index, grad, index, total, "_",
-                            dtype=dtype, meta=_meta(ndim, dtype), concatenate=True)
-    return loss, grad
+        return loss, da.blockwise(_scale_gradient, index, tasks, index, total, "_",
+                                  dtype=dtype, meta=_meta(ndim, dtype), concatenate=True)
+    return loss, da.map_blocks(_take, tasks, 1, dtype=dtype, meta=_meta(ndim, dtype))
 
 
 def _binary_denominator(values, targets, extras, options):
     dtype = _checks.as_real_array(values, "values").dtype
     weight = extras.get("weight")
     flat = None if weight is None else _layout.flat(_checks.as_dtype(weight, "weight", dtype))
-    # the kernels' denominator is scaled by a power of two (see _losses.weight_total)
-    denominator, weight_scale = losses._mean_weighting("mean", flat, values.size)
-    return denominator / weight_scale
+    return losses._weight_total_parts(flat, values.size)
 
 
 def _binary_loss(func, name, values, targets, weight, pos_weight, reduction, return_grad):
@@ -340,7 +375,7 @@ def binary_cross_entropy_with_logits(logits, targets, *, weight=None, pos_weight
 def _softmax_denominator(values, targets, extras, options):
     inputs = _checks.prepare_softmax_loss(values, targets, extras.get("weight"),
                                           reduction="mean", check_indices=False, **options)
-    return losses._softmax_denominator(inputs)
+    return losses._softmax_denominator_parts(inputs)
 
 
 def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,

@@ -239,16 +239,15 @@ cdef double exact_index_target_sum(const Py_ssize_t* targets, Py_ssize_t n,
     return sum_of_blocks(block_sums, n_blocks(n))
 
 
-cdef bint exact_total_exponent(const Py_ssize_t* targets, Py_ssize_t n,
-                               const floating* weight, const floating* class_weight,
-                               Py_ssize_t ignore_index, bint has_ignore_index,
-                               int class_exponent, double* block_sums,
-                               int* exponent) noexcept nogil:
-    # e with Σ over samples not ignored of weight[s] class_weight[targets[s]]
-    # 2^class_exponent = f 2^e, f in [0.5, 1), from the exact products (the sum
-    # may lie far below the subnormals); False if every product is 0.
+cdef bint largest_product_exponent(const Py_ssize_t* targets, Py_ssize_t n,
+                                   const floating* weight, const floating* class_weight,
+                                   Py_ssize_t ignore_index, bint has_ignore_index,
+                                   int* top) noexcept nogil:
+    # The largest floor(log2 weight[s]) + floor(log2 class_weight[targets[s]]) over
+    # samples not ignored whose product is positive, at top[0] (every such product
+    # times 2^-top[0] is then in [1, 4) or below); False if there is none.
     cdef Py_ssize_t i
-    cdef int top = 0, term, unit_exponent
+    cdef int term
     cdef bint found = False
     cdef double w_i, c_i
     for i in range(n):
@@ -258,14 +257,28 @@ cdef bint exact_total_exponent(const Py_ssize_t* targets, Py_ssize_t n,
         c_i = class_weight[targets[i]]
         if w_i > 0.0 and c_i > 0.0:
             term = power_of_two_floor(w_i) + power_of_two_floor(c_i)
-            top = max(top, term) if found else term
+            top[0] = max(top[0], term) if found else term
             found = True
-    if found:
-        # every product times 2^-top is in [1, 4): the sum is normal
-        frexp(exact_index_target_sum(targets, n, weight, class_weight, ignore_index,
-                                     has_ignore_index, -top, block_sums), &unit_exponent)
-        exponent[0] = unit_exponent + top + class_exponent
     return found
+
+
+cdef bint exact_total_exponent(const Py_ssize_t* targets, Py_ssize_t n,
+                               const floating* weight, const floating* class_weight,
+                               Py_ssize_t ignore_index, bint has_ignore_index,
+                               int class_exponent, double* block_sums,
+                               int* exponent) noexcept nogil:
+    # e with Σ over samples not ignored of weight[s] class_weight[targets[s]]
+    # 2^class_exponent = f 2^e, f in [0.5, 1), from the exact products (the sum
+    # may lie far below the subnormals); False if every product is 0.
+    cdef int top = 0, unit_exponent
+    if not largest_product_exponent(targets, n, weight, class_weight, ignore_index,
+                                    has_ignore_index, &top):
+        return False
+    # every product times 2^-top is in [1, 4): the sum is normal
+    frexp(exact_index_target_sum(targets, n, weight, class_weight, ignore_index,
+                                 has_ignore_index, -top, block_sums), &unit_exponent)
+    exponent[0] = unit_exponent + top + class_exponent
+    return True
 
 
 def index_target_factors(const Py_ssize_t[::1] targets, const floating[::1] weight,
@@ -283,19 +296,9 @@ def index_target_factors(const Py_ssize_t[::1] targets, const floating[::1] weig
     cdef const floating* w = &weight[0] if weight.shape[0] > 0 else NULL
     cdef cnp.ndarray[double, ndim=1, mode="c"] factors = np.zeros(n)
     cdef double* out = &factors[0] if n > 0 else NULL
-    cdef int exponent, largest = 0
-    cdef bint any_positive = False
-    cdef double w_i, c_i
+    cdef int largest = 0
     with nogil:
-        for i in range(n):
-            if has_ignore_index and t[i] == ignore_index:
-                continue
-            w_i = w[i] if w != NULL else 1.0
-            c_i = cw[t[i]]
-            if w_i > 0.0 and c_i > 0.0:
-                exponent = power_of_two_floor(w_i) + power_of_two_floor(c_i)
-                largest = max(largest, exponent) if any_positive else exponent
-                any_positive = True
+        largest_product_exponent(t, n, w, cw, ignore_index, has_ignore_index, &largest)
         for i in range(n):
             if not (has_ignore_index and t[i] == ignore_index):
                 # 0 where the weight or the class weight is 0

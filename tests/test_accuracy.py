@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import xentfast
+from xentfast import reference
 
 mpmath.mp.prec = 160
 
@@ -263,8 +264,17 @@ def test_softmax_cross_entropy_gradient_componentwise_against_mpmath(dtype):
         ([[40.0, 0.0], [30.0, 0.0]], [[1 - 2**-40, 2**-40], [0.75, 0.25]], {}),
         ([long_row], [7], {}),
         ([long_row], [7], {"label_smoothing": 0.01}),
+        # ties (the first maximum is j*), and a class weight whose product with s
+        # overflows unless s / (1 + s) is formed first (it gave -inf for -6.7e307)
+        ([[3.0, 3.0, 0.0], [0.0, 0.0, 0.0]], [1, 0], {"label_smoothing": 0.2}),
+        ([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], [0, 0],
+         {"class_weight": np.array([1e308, 1.0, 1.0])}),
+        ([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], [0, 0],
+         {"class_weight": np.array([1e308, 1.0, 1.0]), "label_smoothing": 0.3}),
     ]
     for logits, targets, kwargs in cases:
+        if dtype == np.float32 and np.max(kwargs.get("class_weight", 0.0)) > 1e38:
+            continue  # beyond float32's range
         logits = np.array(logits, dtype)
         targets = np.array(targets, dtype if np.ndim(targets) == 2 else np.intp)
         _, grad = xentfast.softmax_cross_entropy(logits, targets, reduction="sum",
@@ -277,8 +287,23 @@ def test_softmax_cross_entropy_gradient_componentwise_against_mpmath(dtype):
             coefficients = class_weight * ((1 - smoothing) * hot.astype(np.float64)
                                            + smoothing / k)
             exact, terms = _softmax_ce_gradient_exact(row, coefficients)
+            assert np.isfinite(grad[r]).all(), (kwargs, r, grad[r])
             shift = float(row.max() - row.min())
             for j in range(k):
                 bound = eps * (8 + shift + k) * float(terms[j]) + float(np.finfo(dtype).tiny)
                 assert abs(grad[r, j] - exact[j]) <= bound, (
                     f"{kwargs} row {r} entry {j}: {grad[r, j]!r} against {float(exact[j])!r}")
+
+
+def test_softmax_cross_entropy_gradient_of_a_row_with_one_inf():
+    # softmax is one-hot at the +inf entry: the gradient is A' there and -a_j
+    # elsewhere, with +0 (not -0) where a_j is 0, as the reference gives
+    logits = np.array([[np.inf, 0.0, -np.inf]])
+    targets = np.array([[0.5, 0.5, 0.0]])
+    _, grad = xentfast.softmax_cross_entropy(logits, targets, reduction="sum",
+                                             return_grad=True)
+    _, expected = reference.softmax_cross_entropy(logits, targets, reduction="sum",
+                                                           return_grad=True)
+    assert np.array_equal(grad, [[0.5, -0.5, 0.0]])
+    assert np.array_equal(np.signbit(grad), np.signbit(expected))
+    assert not np.signbit(grad[0, 2])

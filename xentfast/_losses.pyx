@@ -809,7 +809,7 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
     # At the argmax j*, softmax is 1/(1 + s), which rounds to 1 once s < 2^-53 and
     # takes the digits of A p - a with it: there grad = w (A' - a_j* s) / (1 + s)
     # with A' = Σ_{j != j*} a_j (the same value, exactly rearranged; nothing cancels
-    # but the true difference).
+    # but the true difference), formed as A'/(1 + s) - a_j* (s/(1 + s)).
     cdef Py_ssize_t j, start, n
     cdef double a_total = 0.0, a_other = 0.0, shifted = 0.0, loss, inv_total
     cdef double block[EXP_BLOCK]
@@ -834,7 +834,8 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
                         grad[start + j] = <floating>(
                             w * (a_total * block[j] * inv_total - a[start + j]) * grad_scale)
                     start += n
-            grad[argmax] = <floating>(w * ((a_other - a[argmax] * rest) * inv_total)
+            # s / (1 + s) <= 1 first: a[j*] s alone may overflow (s is up to k - 1)
+            grad[argmax] = <floating>(w * (a_other * inv_total - a[argmax] * (rest * inv_total))
                                       * grad_scale)
         return loss
     if kind == ROW_ONE_POS_INF:
@@ -846,7 +847,7 @@ cdef inline double softmax_row_loss(const floating* z, Py_ssize_t k, const doubl
         loss = w * loss
         if grad != NULL:
             for j in range(k):
-                grad[j] = <floating>(w * (a_other if j == argmax else -a[j]) * grad_scale)
+                grad[j] = <floating>(w * (a_other if j == argmax else 0.0 - a[j]) * grad_scale)
         return loss
     # nan somewhere, several +inf, or all -inf: no limit exists.
     if grad != NULL:

@@ -284,8 +284,9 @@ cdef extern from *:
        dl) by vrcp14ps (2^-14), res = 1 - i d - i dl by FMAs, and 1/(1 + E) = i
        (1 + res) to res^2 <= 2^-28 (1/16 ulp).  σ(-|x|) = (h + lo) i (1 + res) with
        h i = p + p_lo split exactly: p + u, u = lo i + p_lo, times (1 + res).
-       Each branch is rounded once, the negative one by vscalefps by 2^m (once,
-       in the subnormal range too).  Every float32 within 1 ulp
+       Each branch is rounded once to float32, the negative one before the
+       scaling by 2^m (vscalefps), which is exact but for a subnormal result,
+       rounded a second time there.  Every float32 within 1 ulp
        (tools/float32_sweep.py; README.md has the measured maximum). */
     static inline __m512 xf_sigmoid_v16(__m512 x) {
         const __m512 one = _mm512_set1_ps(1.0f);

@@ -403,7 +403,9 @@ def _softmax_loss_gradient(a, z, p):
         rest = others.sum(axis=-1)
         a_others = a.copy()
         a_others[rows, argmax] = 0.0
-        at_argmax = (a_others.sum(axis=-1) - a[rows, argmax] * rest) / (1.0 + rest)
+        # s / (1 + s) <= 1 first: a_j* s alone may overflow (s is up to k - 1)
+        at_argmax = (a_others.sum(axis=-1) / (1.0 + rest)
+                     - a[rows, argmax] * (rest / (1.0 + rest)))
     # rows with a nan or no limit keep their nan; a row with one +inf has rest 0
     grad[rows, argmax] = np.where(np.isnan(grad[rows, argmax]), np.nan, at_argmax)
     return grad

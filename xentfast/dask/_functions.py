@@ -263,8 +263,9 @@ def _finish_loss(total, reduction, loss_dtype):
 def _scale_gradient(task, combined):
     """A block's share of the gradient of the mean: its own mean's gradient times
     its divisor over the whole divisor (total_b 2^(n_b - top) / D); a block whose
-    divisor is 0 gives its sum's gradient times 0 (nan stays nan; all nan when
-    every divisor is 0, as in memory)."""
+    divisor is 0 gives its sum's gradient times 0 (nan stays nan).  When every
+    divisor is 0 the gradient is all nan (in memory, the rows of ignored samples
+    are 0 there)."""
     parts, grad = task
     total, exponent = parts.reshape(-1)[1:3]
     _, denominator, top = combined
@@ -357,8 +358,8 @@ def _binary_loss(func, name, values, targets, weight, pos_weight, reduction, ret
 
 
 def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
-    """``xentfast.binary_cross_entropy`` of Dask arrays (lazy); "sum" and "mean" add
-    the blocks' (sum of losses, sum of weights) in a tree."""
+    """``xentfast.binary_cross_entropy`` of Dask arrays (lazy); "sum" adds the
+    blocks' sums in a tree, "mean" weighs their means by their divisors."""
     return _binary_loss(xentfast.binary_cross_entropy, "probs", probs, targets, weight, None,
                         reduction, False)
 
@@ -383,7 +384,8 @@ def softmax_cross_entropy(logits, targets, *, weight=None, class_weight=None,
                           return_grad=False):
     """``xentfast.softmax_cross_entropy`` of Dask arrays (lazy).  The class axis of the
     logits is rechunked to one block; targets and ``weight`` follow the logits'
-    chunks; "sum" and "mean" add the blocks' (sum of losses, sum of weights) in a tree."""
+    chunks; "sum" adds the blocks' sums in a tree, "mean" weighs their means by their
+    divisors."""
     logits = as_dask(logits, "logits")
     targets = as_dask(targets, "targets")
     if isinstance(class_weight, da.Array):

@@ -325,6 +325,33 @@ def test_mean_with_weights_beyond_the_float_range(weights):
                 assert_matches(lazy_part, expected_part, atol=np.finfo(np.float64).tiny)
 
 
+def test_mean_whose_every_divisor_is_0():
+    # The mean is 0/0 = nan; the gradient too, but 0 in the rows of ignored samples,
+    # as in memory (the blocks give their own mean's gradient then).
+    logits = np.zeros((4, 3))
+    targets = np.array([1, 0, 1, 2])
+    weight = np.array([1.0, 0.0, 5.0, 0.0])
+    kwargs = dict(weight=weight, ignore_index=1, return_grad=True)
+    expected = xentfast.softmax_cross_entropy(logits, targets, **kwargs)
+    assert np.isnan(expected[1][1]).all() and not np.isnan(expected[1][0]).any()
+    for chunks in ((4,), (2, 2), (1, 1, 1, 1), (3, 0, 1)):
+        lazy = xd.softmax_cross_entropy(da.from_array(logits, chunks=(chunks, (3,))),
+                                        da.from_array(targets, chunks=(chunks,)),
+                                        weight=da.from_array(weight, chunks=(chunks,)),
+                                        ignore_index=1, return_grad=True)
+        for lazy_part, expected_part in zip(lazy, expected):
+            assert_matches(lazy_part, expected_part)
+    z = np.array([1.0, -2.0, 0.5])
+    expected = xentfast.binary_cross_entropy_with_logits(z, z * 0, weight=z * 0,
+                                                         return_grad=True)
+    lazy = xd.binary_cross_entropy_with_logits(da.from_array(z, chunks=2),
+                                               da.from_array(z * 0, chunks=2),
+                                               weight=da.from_array(z * 0, chunks=2),
+                                               return_grad=True)
+    for lazy_part, expected_part in zip(lazy, expected):
+        assert_matches(lazy_part, expected_part)
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_losses_of_empty_input(reduction):
     z = np.zeros((0, 3))

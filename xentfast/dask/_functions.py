@@ -222,7 +222,9 @@ def _loss_task(*blocks, kernel, names, options, reduction, return_grad, denomina
     n] with the gradient of that mean: the in-memory mean keeps its digits where
     the divisor overflows or is subnormal, and _combine_means weighs the blocks'
     means by their totals (a sum of the blocks' sums and divisors would not).  A
-    block whose divisor is 0 gives its sum instead (0, or nan from 0 · nan)."""
+    block whose divisor is 0 gives its sum instead (0, or nan from 0 · nan), and
+    with ``return_grad`` a third item, its own mean's gradient: the in-memory
+    gradient where every divisor is 0 (nan, 0 in the rows of ignored samples)."""
     blocks = [aligned(b) for b in blocks]
     values, targets, extras = blocks[0], blocks[1], dict(zip(names, blocks[2:]))
     kwargs = dict(options, **extras)
@@ -235,7 +237,10 @@ def _loss_task(*blocks, kernel, names, options, reduction, return_grad, denomina
         total, exponent = denominator(values, targets, extras, options)
     result = kernel(values, targets, reduction="mean" if total > 0 else "sum", **kwargs)
     loss, grad = result if return_grad else (result, None)
-    return np.array([float(loss), total, float(exponent)]).reshape(sums_shape), grad
+    parts = np.array([float(loss), total, float(exponent)]).reshape(sums_shape)
+    if reduction == "mean" and return_grad and not total > 0:
+        return parts, grad, kernel(values, targets, reduction="mean", **kwargs)[1]
+    return parts, grad
 
 
 def _combine_means(parts):
@@ -263,17 +268,18 @@ def _finish_loss(total, reduction, loss_dtype):
 def _scale_gradient(task, combined):
     """A block's share of the gradient of the mean: its own mean's gradient times
     its divisor over the whole divisor (total_b 2^(n_b - top) / D); a block whose
-    divisor is 0 gives its sum's gradient times 0 (nan stays nan).  When every
-    divisor is 0 the gradient is all nan (in memory, the rows of ignored samples
-    are 0 there)."""
-    parts, grad = task
+    divisor is 0 gives its sum's gradient times 0 (nan stays nan); when every
+    divisor is 0, its own mean's gradient, as in memory."""
+    parts, grad = task[:2]
     total, exponent = parts.reshape(-1)[1:3]
     _, denominator, top = combined
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if total > 0:
             factor = np.ldexp(total, int(exponent - top)) / denominator
+        elif denominator > 0:
+            factor = 0.0
         else:
-            factor = 0.0 if denominator > 0 else np.nan
+            return task[2]
         return (grad.astype(np.float64) * factor).astype(grad.dtype)
 
 

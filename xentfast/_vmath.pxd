@@ -221,6 +221,18 @@ cdef extern from *:
         }
     }
 
+    /* xf_map_f64 for float32, sixteen at a time */
+    static inline void xf_map_f32(__m512 (*op)(__m512), const float* x, float* out,
+                                  Py_ssize_t n) {
+        Py_ssize_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(out + i, op(_mm512_loadu_ps(x + i)));
+        if (i < n) {
+            __mmask16 rest = (__mmask16)((1u << (n - i)) - 1u);
+            _mm512_mask_storeu_ps(out + i, rest, op(_mm512_maskz_loadu_ps(rest, x + i)));
+        }
+    }
+
     /* out[i] = sigmoid(x[i]); e^-|x[i]| (negate_abs) or e^x[i] for x[i] <= 0 (nan
        stays nan). */
     static inline void xf_sigmoid_f64(const double* x, double* out, Py_ssize_t n) {
@@ -303,13 +315,7 @@ cdef extern from *:
         return _mm512_mask_scalef_ps(positive, below, _mm512_fmadd_ps(h, i, tail), m);
     }
     static inline void xf_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        for (; i + 16 <= n; i += 16)
-            _mm512_storeu_ps(out + i, xf_sigmoid_v16(_mm512_loadu_ps(x + i)));
-        if (i < n) {
-            __mmask16 rest = (__mmask16)((1u << (n - i)) - 1u);
-            _mm512_mask_storeu_ps(out + i, rest, xf_sigmoid_v16(_mm512_maskz_loadu_ps(rest, x + i)));
-        }
+        xf_map_f32(xf_sigmoid_v16, x, out, n);
     }
 
     /* The max of a row of k >= 1 logits, the index of its first occurrence (0 if

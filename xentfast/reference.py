@@ -515,17 +515,25 @@ def _exact_counted_sum(inputs, w, ignored, exponent):
     return _exact_products(inputs, w, ignored, exponent).sum()
 
 
-def _exact_total_exponent(inputs, w, ignored, class_scale):
-    """e with Σ over samples not ignored of w_s class_weight[target_s] class_scale =
-    f 2^e, f in [0.5, 1), from the exact products (the sum may lie far below the
-    subnormals); None if every product is 0."""
+def _largest_product_exponent(inputs, w, ignored):
+    """The largest floor(log2 w_s) + floor(log2 class_weight[target_s]) over samples
+    not ignored whose product is positive (every such product times 2^-it is in
+    [1, 4) or below); None if there is none."""
     used = inputs.targets.reshape(-1)[~ignored]
     weights, class_weight = w[~ignored], _f64(inputs.class_weight)[used]
     positive = (weights > 0) & (class_weight > 0)
     if not positive.any():
         return None
-    # floor(log2 w) + floor(log2 class_weight): every product times 2^-top is in [1, 4)
-    top = int((np.frexp(weights[positive])[1] + np.frexp(class_weight[positive])[1] - 2).max())
+    return int((np.frexp(weights[positive])[1] + np.frexp(class_weight[positive])[1] - 2).max())
+
+
+def _exact_total_exponent(inputs, w, ignored, class_scale):
+    """e with Σ over samples not ignored of w_s class_weight[target_s] class_scale =
+    f 2^e, f in [0.5, 1), from the exact products (the sum may lie far below the
+    subnormals); None if every product is 0."""
+    top = _largest_product_exponent(inputs, w, ignored)
+    if top is None:
+        return None
     unit = _exact_counted_sum(inputs, w, ignored, -top)
     return int(np.frexp(unit)[1]) + top + _power_of_two(class_scale)
 
@@ -534,13 +542,10 @@ def _exact_factors(inputs, w, ignored):
     """Each sample's w_s class_weight[target_s] (0 if ignored), exactly formed and
     scaled by the power of two that brings the largest below 1 (the largest
     floor(log2 w) + floor(log2 class_weight) over positive pairs, plus 2)."""
-    used = inputs.targets.reshape(-1)[~ignored]
-    weights, class_weight = w[~ignored], _f64(inputs.class_weight)[used]
-    positive = (weights > 0) & (class_weight > 0)
+    top = _largest_product_exponent(inputs, w, ignored)
     factors = np.zeros(w.shape[0])
-    if positive.any():
-        exponents = np.frexp(weights[positive])[1] + np.frexp(class_weight[positive])[1] - 2
-        factors[~ignored] = _exact_products(inputs, w, ignored, -int(exponents.max()) - 2)
+    if top is not None:
+        factors[~ignored] = _exact_products(inputs, w, ignored, -top - 2)
     return factors
 
 

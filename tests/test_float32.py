@@ -19,7 +19,9 @@ _spec = importlib.util.spec_from_file_location("float32_sweep", _TOOL)
 sweep_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sweep_tool)
 
-BRANCH_POINTS = [0.0, 0.34657359, 0.5, 1.0, 2.0, 8.0, 14.0, 16.6, 17.3, 87.3, 88.7, 103.9]
+BRANCH_POINTS = [0.0, 0.34657359, 0.5, 1.0, 2.0, 8.0, 14.0, 16.6, 17.3, 86.06, 87.3, 88.7, 103.9]
+# Where the AVX-512 log_sigmoid / softplus table switches entry: e^-|x| = (j + 1/2)/16.
+BRANCH_POINTS += [float(np.log(32.0 / (2 * j + 1))) for j in range(15)]
 
 
 def dense_inputs():

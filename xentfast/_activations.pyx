@@ -14,6 +14,7 @@ from xentfast._scalar cimport sigmoid, sigmoid32, log_sigmoid_from_exp, softplus
 from xentfast._parallel cimport worth_threads, small_work
 from xentfast._vmath cimport (exp_nonpositive, FLOAT32_ARITHMETIC, exp_parts_f32_array, AVX512_EXP,
                              exp_nonpositive_array, sigmoid_array, sigmoid_array_f32,
+                             log_sigmoid_array_f32, softplus_array_f32,
                              log_sigmoid_parts_f32, softplus_parts_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              ROW_ALL_NEG_INF, ROW_NAN, RowKind, RowChunk, ROW_CHUNK,
@@ -82,6 +83,13 @@ cdef void map_values(int function, const floating* x, floating* out,
             sigmoid_array(x, out, n)
         else:
             sigmoid_array_f32(x, out, n)
+        return
+    if floating is float and AVX512_EXP:
+        # float32 log_sigmoid and softplus in one vector loop (_vmath.pxd)
+        if function == LOG_SIGMOID:
+            log_sigmoid_array_f32(x, out, n)
+        else:
+            softplus_array_f32(x, out, n)
         return
     if function == SIGMOID:
         for i in range(n):

@@ -317,6 +317,98 @@ cdef extern from *:
     static inline void xf_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_map_f32(xf_sigmoid_v16, x, out, n);
     }
+    /* log(1 + E), E = e^-|x| in (0, 1], as T + small, for log_sigmoid and softplus:
+       no division, a 16-entry table in a register instead.  The pair of
+       xf_exp_parts_v16 is renormalised (Fast2Sum) and scaled: E = eh + el.
+       j = round(16 eh), at most 15, picks c_j ~ 1/(1 + j/16) (12 bits, c_0 = 1)
+       and -log c_j = LH + LL (float32 pair, to 2^-48).  Then (1 + E) c_j = 1 + r,
+       r = rh + rl: p = eh c_j and its error pl (an FMA) are exact, rh = p + (c_j
+       - 1) is exact (Sterbenz: p and 1 - c_j are within a factor 1.5 of each
+       other for j >= 1; for j = 0, rh = eh), rl = el c_j + pl; |rh| <= 1/31.
+       log(1 + E) = LH + LL + log(1 + r), log(1 + r) = rh + rh^2 q(rh) + rl (1 -
+       rh) (the rl^2 left out is below 2^-48), q of degree 3 fitted to (log(1 +
+       r) - r) / r^2 on Chebyshev nodes (2^-24 relative; the term is below 2^-6
+       of the result).  T = LH + rh and its error by Fast2Sum (|LH| >= 0.06 >
+       |rh| for j >= 1, LH = 0 for j = 0); small holds the rest, below 2^-6 of
+       the result and rounded at its own size.  A subnormal E (|x| > 87.3) is
+       rounded where it is scaled and again at the end (the sweep measures it).
+       About 53 vector operations per 16 results (loads and stores included), no
+       division and no intermediate arrays: 0.75 against 0.85 ns per value on Zen 4
+       (in L1) for xf_exp_parts_f32_array and xf_log1p_parts_f32 (every float32:
+       0.773 ulp at most, against 0.856). */
+    static inline void xf_log1p_exp_pair_v16(__m512 x, __m512* T_out, __m512* small_out) {
+        const __m512 c_table = _mm512_setr_ps(
+            1.0f, 0.941162109375f, 0.888916015625f, 0.842041015625f,
+            0.800048828125f, 0.761962890625f, 0.727294921875f, 0.695556640625f,
+            0.666748046875f, 0.639892578125f, 0.615478515625f, 0.592529296875f,
+            0.571533203125f, 0.5517578125f, 0.533447265625f, 0.51611328125f);
+        const __m512 log_hi = _mm512_setr_ps(
+            0.0f, 0.0606398805975914f, 0.11775252223014832f, 0.1719265580177307f,
+            0.2230825126171112f, 0.2718574106693268f, 0.31842321157455444f,
+            0.36304283142089844f, 0.40534305572509766f, 0.4464549720287323f,
+            0.4853552281856537f, 0.5233549475669861f, 0.5594326853752136f,
+            0.5946460962295532f, 0.6283950805664062f, 0.6614289879798889f);
+        const __m512 log_lo = _mm512_setr_ps(
+            0.0f, 1.2432245510840545e-10f, -3.6862379815261193e-09f, -4.235227724080914e-09f,
+            5.4034177132678e-09f, 1.377923730672137e-08f, 2.4315069957481228e-09f,
+            8.005369700470055e-10f, -1.0479459078283071e-08f, -8.632794923357778e-09f,
+            1.1345770545290179e-08f, 1.3425756506535436e-08f, 1.3853219016368712e-08f,
+            -2.177654145896213e-08f, -2.137675281232987e-08f, 1.2309271824051393e-08f);
+        const __m512 shift = _mm512_set1_ps(12582912.0f);        /* 1.5 * 2^23 */
+        __m512 h, lo, m;
+        xf_exp_parts_v16(x, &h, &lo, &m);
+        __m512 sum = _mm512_add_ps(h, lo);                       /* Fast2Sum: |lo| < 0.023 h */
+        __m512 eh = _mm512_scalef_ps(sum, m);
+        __m512 el = _mm512_scalef_ps(_mm512_sub_ps(lo, _mm512_sub_ps(sum, h)), m);
+        /* the low four bits of k's pattern are j = min(round(16 eh), 15) */
+        __m512 k = _mm512_min_ps(_mm512_fmadd_ps(eh, _mm512_set1_ps(16.0f), shift),
+                                 _mm512_set1_ps(12582927.0f));
+        __m512i j = _mm512_castps_si512(k);
+        __m512 c = _mm512_permutexvar_ps(j, c_table);
+        __m512 lh = _mm512_permutexvar_ps(j, log_hi);
+        __m512 p = _mm512_mul_ps(eh, c);
+        __m512 pl = _mm512_fmsub_ps(eh, c, p);
+        __m512 rh = _mm512_add_ps(p, _mm512_sub_ps(c, _mm512_set1_ps(1.0f)));
+        __m512 rl = _mm512_fmadd_ps(el, c, pl);
+        __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(0.20014992356300354f), rh,
+                                   _mm512_set1_ps(-0.25018441677093506f));
+        q = _mm512_fmadd_ps(q, rh, _mm512_set1_ps(0.3333333134651184f));
+        q = _mm512_fmadd_ps(q, rh, _mm512_set1_ps(-0.4999999701976776f));
+        __m512 T = _mm512_add_ps(lh, rh);
+        __m512 small = _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(lh, T), rh),
+                                     _mm512_permutexvar_ps(j, log_lo));
+        small = _mm512_add_ps(small, _mm512_fnmadd_ps(rl, rh, rl));
+        *small_out = _mm512_fmadd_ps(_mm512_mul_ps(rh, rh), q, small);
+        *T_out = T;
+    }
+    /* min(x, 0) - (T + small) (log_sigmoid) or max(x, 0) + (T + small) (softplus),
+       rounded once: TwoSum of the base and -T or T, then the tails (xf_add3_f32's
+       steps).  At x = +-inf the error term is nan: those return the base.  A nan x
+       gives nan (its base is 0).  softplus is a constant at each call. */
+    static inline __m512 xf_log1p_exp_v16(__m512 x, const int softplus) {
+        __m512 T, small;
+        xf_log1p_exp_pair_v16(x, &T, &small);
+        __m512 zero = _mm512_setzero_ps();
+        __m512 base = softplus ? _mm512_max_ps(x, zero) : _mm512_min_ps(x, zero);
+        __m512 s = softplus ? _mm512_add_ps(base, T) : _mm512_sub_ps(base, T);
+        __m512 bb = _mm512_sub_ps(s, base);
+        __m512 base_err = _mm512_sub_ps(base, _mm512_sub_ps(s, bb));
+        __m512 err = softplus ? _mm512_add_ps(base_err, _mm512_sub_ps(T, bb))
+                              : _mm512_sub_ps(base_err, _mm512_add_ps(T, bb));
+        __m512 r = _mm512_add_ps(s, softplus ? _mm512_add_ps(err, small)
+                                             : _mm512_sub_ps(err, small));
+        __mmask16 infinite = _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(INFINITY),
+                                                _CMP_EQ_OQ);
+        return _mm512_mask_blend_ps(infinite, r, base);
+    }
+    static inline __m512 xf_log_sigmoid_v16(__m512 x) { return xf_log1p_exp_v16(x, 0); }
+    static inline __m512 xf_softplus_v16(__m512 x) { return xf_log1p_exp_v16(x, 1); }
+    static inline void xf_log_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
+        xf_map_f32(xf_log_sigmoid_v16, x, out, n);
+    }
+    static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
+        xf_map_f32(xf_softplus_v16, x, out, n);
+    }
 
     /* The max of a row of k >= 1 logits, the index of its first occurrence (0 if
        none: an all -inf row, or a nan) and whether the row holds a nan: what a
@@ -393,6 +485,12 @@ cdef extern from *:
         for (i = 0; i < n; i++)
             out[i] = 0.0f;
     }
+    static inline void xf_log_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
+        xf_sigmoid_f32_array(x, out, n);
+    }
+    static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
+        xf_sigmoid_f32_array(x, out, n);
+    }
     static inline double xf_row_max_f32(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) {
         (void)z; (void)k;
@@ -421,6 +519,10 @@ cdef extern from *:
                                         Py_ssize_t n) noexcept nogil
     void sigmoid_array_f32 "xf_sigmoid_f32_array"(const float* x, float* out,
                                                   Py_ssize_t n) noexcept nogil
+    void log_sigmoid_array_f32 "xf_log_sigmoid_f32_array"(const float* x, float* out,
+                                                          Py_ssize_t n) noexcept nogil
+    void softplus_array_f32 "xf_softplus_f32_array"(const float* x, float* out,
+                                                    Py_ssize_t n) noexcept nogil
     double row_max_f32 "xf_row_max_f32"(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) noexcept nogil
     double row_max_f64 "xf_row_max_f64"(const double* z, Py_ssize_t k, Py_ssize_t* argmax,

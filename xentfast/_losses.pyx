@@ -22,7 +22,7 @@ from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighte
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32_array,
-                             AVX512_EXP, exp_nonpositive_array,
+                             AVX512_EXP, exp_nonpositive_array, log1p_exp_pairs_f32,
                              log1p_parts_f32, sigmoid_both_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows,
@@ -548,10 +548,16 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-        exp_parts_f32_array(z, exp_h, exp_lo, exp_scale, n)
-        for i in range(n):
-            log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
-            pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)
+        if AVX512_EXP and grad_out == NULL:
+            # the log pair in one vector loop, without the parts the gradient needs
+            log1p_exp_pairs_f32(z, exp_h, exp_lo, n)
+            for i in range(n):
+                pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
+        else:
+            exp_parts_f32_array(z, exp_h, exp_lo, exp_scale, n)
+            for i in range(n):
+                log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
+                pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)
     else:
         if floating is double and AVX512_EXP:
             exp_nonpositive_array(z, exps, n, True)

@@ -409,6 +409,19 @@ cdef extern from *:
     static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_map_f32(xf_softplus_v16, x, out, n);
     }
+    /* log(1 + e^-|x[i]|) = T[i] + small[i] (the pair of xf_log1p_exp_pair_v16), for
+       the float32 BCE loss. */
+    static inline void xf_log1p_exp_pairs_f32_array(const float* x, float* T, float* small,
+                                                    Py_ssize_t n) {
+        Py_ssize_t i;
+        for (i = 0; i < n; i += 16) {
+            __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+            __m512 t, sm;
+            xf_log1p_exp_pair_v16(_mm512_maskz_loadu_ps(take, x + i), &t, &sm);
+            _mm512_mask_storeu_ps(T + i, take, t);
+            _mm512_mask_storeu_ps(small + i, take, sm);
+        }
+    }
 
     /* The max of a row of k >= 1 logits, the index of its first occurrence (0 if
        none: an all -inf row, or a nan) and whether the row holds a nan: what a
@@ -491,6 +504,11 @@ cdef extern from *:
     static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_sigmoid_f32_array(x, out, n);
     }
+    static inline void xf_log1p_exp_pairs_f32_array(const float* x, float* T, float* small,
+                                                    Py_ssize_t n) {
+        xf_sigmoid_f32_array(x, T, n);
+        xf_sigmoid_f32_array(x, small, n);
+    }
     static inline double xf_row_max_f32(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) {
         (void)z; (void)k;
@@ -523,6 +541,9 @@ cdef extern from *:
                                                           Py_ssize_t n) noexcept nogil
     void softplus_array_f32 "xf_softplus_f32_array"(const float* x, float* out,
                                                     Py_ssize_t n) noexcept nogil
+    void log1p_exp_pairs_f32 "xf_log1p_exp_pairs_f32_array"(const float* x, float* T,
+                                                            float* small,
+                                                            Py_ssize_t n) noexcept nogil
     double row_max_f32 "xf_row_max_f32"(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) noexcept nogil
     double row_max_f64 "xf_row_max_f64"(const double* z, Py_ssize_t k, Py_ssize_t* argmax,

@@ -23,6 +23,7 @@ from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32_array,
                              AVX512_EXP, exp_nonpositive_array, log1p_exp_pairs_f32,
+                             bce_parts_f32,
                              log1p_parts_f32, sigmoid_both_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows,
@@ -530,6 +531,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef float exp_h[BLOCK]
     cdef float exp_lo[BLOCK]
     cdef float exp_scale[BLOCK]
+    cdef float sig_positive[BLOCK]
+    cdef float sig_negative[BLOCK]
     cdef float log_hi, log_lo, sig_large, sig_small
     cdef int bad = 0
     cdef bint weighted
@@ -548,9 +551,12 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         for i in range(n):
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
-        if AVX512_EXP and grad_out == NULL:
-            # the log pair in one vector loop, without the parts the gradient needs
-            log1p_exp_pairs_f32(z, exp_h, exp_lo, n)
+        if AVX512_EXP:
+            # the log pair (and σ(±|z|) for the gradient) in one vector loop
+            if grad_out == NULL:
+                log1p_exp_pairs_f32(z, exp_h, exp_lo, n)
+            else:
+                bce_parts_f32(z, exp_h, exp_lo, sig_positive, sig_negative, n)
             for i in range(n):
                 pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
         else:
@@ -591,7 +597,11 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             yi = y[i]
             if floating is float and FLOAT32_ARITHMETIC:
                 # σ(±|z|) in float32 (16 lanes, each within 1 ulp), combined in double
-                sigmoid_both_f32(exp_h[i], exp_lo[i], exp_scale[i], &sig_large, &sig_small)
+                if AVX512_EXP:
+                    sig_large = sig_positive[i]
+                    sig_small = sig_negative[i]
+                else:
+                    sigmoid_both_f32(exp_h[i], exp_lo[i], exp_scale[i], &sig_large, &sig_small)
                 grad_out[i] = <floating>(((1.0 - yi) * (sig_large if zi >= 0.0 else sig_small)
                                           - yi * (sig_small if zi >= 0.0 else sig_large))
                                          * grad_scale)

@@ -300,19 +300,26 @@ cdef extern from *:
        their own size), then scaled by 2^m (vscalefps), exact but for a
        subnormal result, rounded a second time there.  Every float32 within 1
        ulp (tools/float32_sweep.py; README.md has the measured maximum). */
-    static inline __m512 xf_sigmoid_v16(__m512 x) {
+    /* σ(|x|) and σ(-|x|) 2^-floor(m), given e^-|x| = (h + lo) 2^floor(m). */
+    static inline void xf_sigmoid_parts_v16(__m512 h, __m512 lo, __m512 m, __m512* positive,
+                                            __m512* negative_unscaled) {
         const __m512 one = _mm512_set1_ps(1.0f);
-        __m512 h, lo, m;
-        xf_exp_parts_v16(x, &h, &lo, &m);
         __m512 eh = _mm512_scalef_ps(h, m), el = _mm512_scalef_ps(lo, m);
         __m512 i = _mm512_rcp14_ps(_mm512_add_ps(one, _mm512_add_ps(eh, el)));
         __m512 res = _mm512_fnmadd_ps(i, el, _mm512_fnmadd_ps(i, eh, _mm512_sub_ps(one, i)));
         __m512 i_res = _mm512_mul_ps(i, res);
-        __m512 positive = _mm512_add_ps(i, i_res);
-        __m512 tail = _mm512_fmadd_ps(h, i_res, _mm512_mul_ps(lo, positive));
+        __m512 pos = _mm512_add_ps(i, i_res);
+        __m512 tail = _mm512_fmadd_ps(h, i_res, _mm512_mul_ps(lo, pos));
+        *positive = pos;
+        *negative_unscaled = _mm512_fmadd_ps(h, i, tail);
+    }
+    static inline __m512 xf_sigmoid_v16(__m512 x) {
+        __m512 h, lo, m, positive, negative_unscaled;
+        xf_exp_parts_v16(x, &h, &lo, &m);
+        xf_sigmoid_parts_v16(h, lo, m, &positive, &negative_unscaled);
         /* x < 0 or nan: the scaled σ(-|x|), else σ(|x|) (one masked operation) */
         __mmask16 below = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NGE_UQ);
-        return _mm512_mask_scalef_ps(positive, below, _mm512_fmadd_ps(h, i, tail), m);
+        return _mm512_mask_scalef_ps(positive, below, negative_unscaled, m);
     }
     static inline void xf_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_map_f32(xf_sigmoid_v16, x, out, n);
@@ -426,23 +433,16 @@ cdef extern from *:
        positive and negative (as in xf_sigmoid_v16, from the same e^-|x| pair). */
     static inline void xf_bce_parts_f32_array(const float* x, float* T, float* small,
                                               float* positive, float* negative, Py_ssize_t n) {
-        const __m512 one = _mm512_set1_ps(1.0f);
         Py_ssize_t i;
         for (i = 0; i < n; i += 16) {
             __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-            __m512 t, sm, h, lo, m;
+            __m512 t, sm, h, lo, m, pos, neg_unscaled;
             xf_log1p_exp_pair_parts_v16(_mm512_maskz_loadu_ps(take, x + i), &t, &sm, &h, &lo, &m);
-            __m512 eh = _mm512_scalef_ps(h, m), el = _mm512_scalef_ps(lo, m);
-            __m512 inv = _mm512_rcp14_ps(_mm512_add_ps(one, _mm512_add_ps(eh, el)));
-            __m512 res = _mm512_fnmadd_ps(inv, el, _mm512_fnmadd_ps(inv, eh, _mm512_sub_ps(one, inv)));
-            __m512 inv_res = _mm512_mul_ps(inv, res);
-            __m512 pos = _mm512_add_ps(inv, inv_res);
-            __m512 tail = _mm512_fmadd_ps(h, inv_res, _mm512_mul_ps(lo, pos));
+            xf_sigmoid_parts_v16(h, lo, m, &pos, &neg_unscaled);
             _mm512_mask_storeu_ps(T + i, take, t);
             _mm512_mask_storeu_ps(small + i, take, sm);
             _mm512_mask_storeu_ps(positive + i, take, pos);
-            _mm512_mask_storeu_ps(negative + i, take,
-                                  _mm512_scalef_ps(_mm512_fmadd_ps(h, inv, tail), m));
+            _mm512_mask_storeu_ps(negative + i, take, _mm512_scalef_ps(neg_unscaled, m));
         }
     }
     /* log(1 + e^-|x[i]|) = T[i] + small[i] (the pair of xf_log1p_exp_pair_v16), for

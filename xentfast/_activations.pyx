@@ -43,7 +43,8 @@ cdef void log1p_exp_block(int function, const floating* x, floating* out,
     # log(1 + e^-|x|) and the sum with min(x, 0) or max(x, 0) in another.  Two
     # short loops vectorise better than one long body (fewer values live at once
     # in registers): 10-25% faster.  float32 in float32 arithmetic where the
-    # kernel set allows (_vmath.pxd), else in double.
+    # kernel set has an FMA (_vmath.pxd), else in double; the AVX-512 set does not
+    # come here for float32 (one vector loop, map_values).
     cdef double e[MAP_BLOCK]
     cdef float h[MAP_BLOCK]
     cdef float lo[MAP_BLOCK]

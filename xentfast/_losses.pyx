@@ -552,7 +552,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             yi = y[i]
             bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
         if AVX512_EXP:
-            # the log pair (and σ(±|z|) for the gradient) in one vector loop
+            # the log pair (and σ(±|z|) for the gradient) in one vector loop; exp_h and
+            # exp_lo hold the pair T + small here, not e^-|z|
             if grad_out == NULL:
                 log1p_exp_pairs_f32(z, exp_h, exp_lo, n)
             else:

@@ -246,7 +246,8 @@ cdef extern from *:
             xf_map_f64(xf_exp_nonpositive_v8, x, out, n);
     }
 
-    /* float32 on AVX-512 by intrinsics (16 lanes): e^-|x| as a pair, and sigmoid.
+    /* float32 on AVX-512 by intrinsics (16 lanes): e^-|x| as a pair, sigmoid, and
+       log(1 + e^-|x|) for log_sigmoid, softplus and BCE.
        The scalar methods below (xf_exp_parts_f32, xf_sigmoid_f32) are the same
        steps with a longer polynomial and no table; these take about 31 vector
        operations per 16 sigmoids against about 55 for the scalar method
@@ -329,9 +330,11 @@ cdef extern from *:
        xf_exp_parts_v16 is renormalised (Fast2Sum) and scaled: E = eh + el.
        j = round(16 eh), at most 15, picks c_j ~ 1/(1 + j/16) (12 bits, c_0 = 1)
        and -log c_j = LH + LL (float32 pair, to 2^-48).  Then (1 + E) c_j = 1 + r,
-       r = rh + rl: p = eh c_j and its error pl (an FMA) are exact, rh = p + (c_j
-       - 1) is exact (Sterbenz: p and 1 - c_j are within a factor 1.5 of each
-       other for j >= 1; for j = 0, rh = eh), rl = el c_j + pl; |rh| <= 1/31.
+       r = rh + rl: p = eh c_j and its error pl (an FMA) are exact, and so is rh =
+       p + (c_j - 1): for j >= 2 p and 1 - c_j are within [3/4, 5/4] of each other
+       (Sterbenz); for j = 1 p >= 2^-6 and c_1 - 1 are multiples of 2^-29 and |rh|
+       < 2^-5, so rh fits in 24 bits; for j = 0 rh = eh (checked for every float32
+       eh in [0, 1]).  rl = el c_j + pl; |rh| <= 1/31.
        log(1 + E) = LH + LL + log(1 + r), log(1 + r) = rh + rh^2 q(rh) + rl (1 -
        rh) (the rl^2 left out is below 2^-48), q of degree 3 fitted to (log(1 +
        r) - r) / r^2 on Chebyshev nodes (2^-24 relative; the term is below 2^-6

@@ -22,8 +22,7 @@ from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighte
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32_array,
-                             AVX512_EXP, exp_nonpositive_array, log1p_exp_pairs_f32,
-                             bce_parts_f32,
+                             AVX512_EXP, exp_nonpositive_array, bce_parts_f32,
                              log1p_parts_f32, sigmoid_both_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows,
@@ -554,10 +553,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         if AVX512_EXP:
             # the log pair (and σ(±|z|) for the gradient) in one vector loop; exp_h and
             # exp_lo hold the pair T + small here, not e^-|z|
-            if grad_out == NULL:
-                log1p_exp_pairs_f32(z, exp_h, exp_lo, n)
-            else:
-                bce_parts_f32(z, exp_h, exp_lo, sig_positive, sig_negative, n)
+            bce_parts_f32(z, exp_h, exp_lo, sig_positive if grad_out != NULL else NULL,
+                          sig_negative, n)
             for i in range(n):
                 pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
         else:

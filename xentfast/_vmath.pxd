@@ -432,8 +432,9 @@ cdef extern from *:
         xf_map_f32(xf_softplus_v16, x, out, n);
     }
     /* For the float32 BCE loss and its gradient: log(1 + e^-|x[i]|) = T[i] +
-       small[i] (as in xf_log1p_exp_pair_v16), and σ(|x[i]|) and σ(-|x[i]|) into
-       positive and negative (as in xf_sigmoid_v16, from the same e^-|x| pair). */
+       small[i] (as in xf_log1p_exp_pair_v16), and, unless positive is NULL (the
+       loss alone), σ(|x[i]|) and σ(-|x[i]|) into positive and negative (as in
+       xf_sigmoid_v16, from the same e^-|x| pair). */
     static inline void xf_bce_parts_f32_array(const float* x, float* T, float* small,
                                               float* positive, float* negative, Py_ssize_t n) {
         Py_ssize_t i;
@@ -441,24 +442,13 @@ cdef extern from *:
             __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
             __m512 t, sm, h, lo, m, pos, neg_unscaled;
             xf_log1p_exp_pair_parts_v16(_mm512_maskz_loadu_ps(take, x + i), &t, &sm, &h, &lo, &m);
-            xf_sigmoid_parts_v16(h, lo, m, &pos, &neg_unscaled);
             _mm512_mask_storeu_ps(T + i, take, t);
             _mm512_mask_storeu_ps(small + i, take, sm);
-            _mm512_mask_storeu_ps(positive + i, take, pos);
-            _mm512_mask_storeu_ps(negative + i, take, _mm512_scalef_ps(neg_unscaled, m));
-        }
-    }
-    /* log(1 + e^-|x[i]|) = T[i] + small[i] (the pair of xf_log1p_exp_pair_v16), for
-       the float32 BCE loss without its gradient. */
-    static inline void xf_log1p_exp_pairs_f32_array(const float* x, float* T, float* small,
-                                                    Py_ssize_t n) {
-        Py_ssize_t i;
-        for (i = 0; i < n; i += 16) {
-            __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-            __m512 t, sm;
-            xf_log1p_exp_pair_v16(_mm512_maskz_loadu_ps(take, x + i), &t, &sm);
-            _mm512_mask_storeu_ps(T + i, take, t);
-            _mm512_mask_storeu_ps(small + i, take, sm);
+            if (positive != NULL) {
+                xf_sigmoid_parts_v16(h, lo, m, &pos, &neg_unscaled);
+                _mm512_mask_storeu_ps(positive + i, take, pos);
+                _mm512_mask_storeu_ps(negative + i, take, _mm512_scalef_ps(neg_unscaled, m));
+            }
         }
     }
 
@@ -543,15 +533,11 @@ cdef extern from *:
     static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_sigmoid_f32_array(x, out, n);
     }
-    static inline void xf_log1p_exp_pairs_f32_array(const float* x, float* T, float* small,
-                                                    Py_ssize_t n) {
-        xf_sigmoid_f32_array(x, T, n);
-        xf_sigmoid_f32_array(x, small, n);
-    }
     static inline void xf_bce_parts_f32_array(const float* x, float* T, float* small,
                                               float* positive, float* negative, Py_ssize_t n) {
-        xf_log1p_exp_pairs_f32_array(x, T, small, n);
-        xf_log1p_exp_pairs_f32_array(x, positive, negative, n);
+        (void)positive; (void)negative;
+        xf_sigmoid_f32_array(x, T, n);
+        xf_sigmoid_f32_array(x, small, n);
     }
     static inline double xf_row_max_f32(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) {
@@ -585,9 +571,6 @@ cdef extern from *:
                                                           Py_ssize_t n) noexcept nogil
     void softplus_array_f32 "xf_softplus_f32_array"(const float* x, float* out,
                                                     Py_ssize_t n) noexcept nogil
-    void log1p_exp_pairs_f32 "xf_log1p_exp_pairs_f32_array"(const float* x, float* T,
-                                                            float* small,
-                                                            Py_ssize_t n) noexcept nogil
     void bce_parts_f32 "xf_bce_parts_f32_array"(const float* x, float* T, float* small,
                                                 float* positive, float* negative,
                                                 Py_ssize_t n) noexcept nogil
@@ -659,32 +642,13 @@ cdef extern from *:
                      * xf_from_bits32((uint32_t)(n2 + 127) << 23);
     }
 
-    /* xf_exp_parts_f32(-|x[i]|) for i < n, into h, lo and scale.  On AVX-512 by
-       xf_exp_parts_v16 (within 2^-28 instead of 2^-26.5), its pair renormalised
-       by Fast2Sum and stored divided by 4 (exact), with scale = 2^(m + 2), so
-       that scale stays a float32 (m >= -151) and is exact. */
+    /* xf_exp_parts_f32(-|x[i]|) for i < n, into h, lo and scale (the AVX2 set's
+       float32 log_sigmoid, softplus and BCE; the AVX-512 set has its own loops). */
     static inline void xf_exp_parts_f32_array(const float* x, float* h, float* lo,
                                               float* scale, Py_ssize_t n) {
-    #if XF_AVX512_EXP
-        const __m512 quarter = _mm512_set1_ps(0.25f);
-        Py_ssize_t i;
-        for (i = 0; i < n; i += 16) {
-            __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-            __m512 t_hi, t_lo, m;
-            xf_exp_parts_v16(_mm512_maskz_loadu_ps(take, x + i), &t_hi, &t_lo, &m);
-            __m512 vh = _mm512_add_ps(t_hi, t_lo);                       /* Fast2Sum */
-            __m512 vlo = _mm512_sub_ps(t_lo, _mm512_sub_ps(vh, t_hi));
-            _mm512_mask_storeu_ps(h + i, take, _mm512_mul_ps(vh, quarter));
-            _mm512_mask_storeu_ps(lo + i, take, _mm512_mul_ps(vlo, quarter));
-            _mm512_mask_storeu_ps(scale + i, take,
-                                  _mm512_scalef_ps(_mm512_set1_ps(1.0f),
-                                                   _mm512_add_ps(m, _mm512_set1_ps(2.0f))));
-        }
-    #else
         Py_ssize_t i;
         for (i = 0; i < n; i++)
             xf_exp_parts_f32(-fabsf(x[i]), &h[i], &lo[i], &scale[i]);
-    #endif
     }
 
     /* sigmoid: E = e^-|x|; 1 / (1 + E) for x >= 0, E / (1 + E) below.

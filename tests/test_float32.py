@@ -109,6 +109,22 @@ def test_bce_with_logits_float32_weight_lifts_a_flushed_term():
         assert errors.max() <= 1.0, f"{name}: {got!r} against {want!r}"
 
 
+def term_errors(function, p, q):
+    """The float32 ulp errors of function(p, q) on rows of one value (each result one
+    term), against float64."""
+    term32 = function(p[:, None], q[:, None], axis=1)
+    term64 = function(p[:, None].astype(np.float64), q[:, None].astype(np.float64), axis=1)
+    errors = sweep_tool.ulp_errors(term32, term64)
+    assert not np.isnan(errors).any()
+    return errors
+
+
+def random_distributions(rng, rows, k):
+    """rows float32 distributions over k outcomes, skewed (uniform values cubed)."""
+    P = rng.random((rows, k)) ** 3
+    return (P / P.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def test_entropy_and_cross_entropy_float32_terms():
     # -p log q with the log in float32 arithmetic (a pair within about 2^-26) and
     # the product in double: each term within 1 float32 ulp of float64, for every
@@ -122,22 +138,60 @@ def test_entropy_and_cross_entropy_float32_terms():
     q = np.concatenate([q, near.ravel(), np.float32([0.0, 1.0, np.nan])])
     q = q[np.isnan(q) | ((q >= 0) & (q <= 1))]
     for p in (np.full_like(q, 0.375), q):   # cross-entropy terms, then entropy terms
-        term32 = xentfast.cross_entropy(p[:, None], q[:, None], axis=1)
-        term64 = xentfast.cross_entropy(p[:, None].astype(np.float64),
-                                        q[:, None].astype(np.float64), axis=1)
-        errors = sweep_tool.ulp_errors(term32, term64)
-        assert not np.isnan(errors).any()
+        errors = term_errors(xentfast.cross_entropy, p, q)
         worst = int(np.argmax(errors))
         assert errors[worst] <= 1.0, f"{errors[worst]:.3f} ulp at p={p[worst]!r}, q={q[worst]!r}"
     rng = np.random.default_rng(3)
-    P = rng.random((2000, 10)) ** 3
-    P = (P / P.sum(axis=1, keepdims=True)).astype(np.float32)
-    Q = rng.random((2000, 10)) ** 3
-    Q = (Q / Q.sum(axis=1, keepdims=True)).astype(np.float32)
+    P, Q = random_distributions(rng, 2000, 10), random_distributions(rng, 2000, 10)
     for name, args in (("entropy", (P,)), ("cross_entropy", (P, Q))):
         r32 = getattr(xentfast, name)(*args, axis=1)
         r64 = getattr(xentfast, name)(*(a.astype(np.float64) for a in args), axis=1)
         assert sweep_tool.ulp_errors(r32, r64).max() <= 1.0, name
+
+
+# KL divergence terms p log(p / q): on the AVX-512 set in float32 arithmetic, within
+# 1/2 + 2^-5 ulp (the final rounding, and about 2^-29 relative from the steps; see
+# README.md, "Accuracy"); elsewhere computed in double and rounded once.
+KERNEL_SET = xentfast.show_config(print_out=False)["kernel set"]
+MAX_KL_TERM_ULP_FLOAT32 = 0.532 if KERNEL_SET == "avx512" else 0.501
+
+
+def test_kl_divergence_float32_terms():
+    # Each term against float64 (2.5 float64 ulp, see test_accuracy.py), at the
+    # switch points of the AVX-512 set's log(p / q): p / q = 2^k (1 + f) with the
+    # table entry switching at f = (j + 1/2)/16 and -(t + 1/2)/32, and p / q at
+    # 1/2 and 2 (where "close" ends), each with its neighbours; p / q near those
+    # also 2^-2 to 2^-100 times as large (the far branch), with q over every
+    # 999983rd float32 in (0, 1]; the specials; and rows.
+    q = np.arange(1, 0x3F800001, 999983, dtype=np.uint32).view(np.float32)
+    switches = np.concatenate([(np.arange(15) + 0.5) / 16, -(np.arange(16) + 0.5) / 32,
+                               [-0.5, 1.0, 0.0, 2.0**-10, -(2.0**-10)]])
+    near = np.arange(-3, 4, dtype=np.int64)
+    pairs_p, pairs_q = [], []
+    for s in switches:
+        for a, b in ((q, (q * (1 + s)).astype(np.float32)), ((q * (1 + s)).astype(np.float32), q)):
+            b = ((b.view(np.uint32)[:, None].astype(np.int64) + near).astype(np.uint32)
+                 .view(np.float32))
+            a = np.repeat(a[:, None], near.size, axis=1)
+            for scale in (1.0, 2.0**-2, 2.0**-7, 2.0**-100):
+                pairs_p.append((a * np.float32(scale)).ravel())
+                pairs_q.append(b.ravel())
+                pairs_p.append(b.ravel())
+                pairs_q.append((a * np.float32(scale)).ravel())
+    p = np.concatenate(pairs_p + [np.float32([0, 0, 0.5, 1e-45, 0.5, 1e-45, 1e-45, 1])])
+    q = np.concatenate(pairs_q + [np.float32([0, 0.5, 0, 1, 0.5, 1e-45, 3e-45, 1e-45])])
+    keep = (p >= 0) & (p <= 1) & (q >= 0) & (q <= 1)
+    p, q = p[keep], q[keep]
+    errors = term_errors(xentfast.kl_divergence, p, q)
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= MAX_KL_TERM_ULP_FLOAT32, \
+        f"{errors[worst]:.4f} ulp at p={p[worst]!r}, q={q[worst]!r}"
+    rng = np.random.default_rng(5)
+    for k in (10, 1000):
+        P, Q = random_distributions(rng, 2000, k), random_distributions(rng, 2000, k)
+        r32 = xentfast.kl_divergence(P, Q, axis=1)
+        r64 = xentfast.kl_divergence(P.astype(np.float64), Q.astype(np.float64), axis=1)
+        assert sweep_tool.ulp_errors(r32, r64).max() <= 1.0, k
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])

@@ -152,6 +152,7 @@ cdef extern from *:
     #include <immintrin.h>
     #if defined(__AVX512F__) && defined(__AVX512DQ__)
     #define XF_AVX512_EXP 1
+    #include "_log1p_f32.h"
     static inline __m512d xf_exp_nonpositive_v8(__m512d x) {
         const __m512d hi_low = _mm512_setr_pd(
             1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916,
@@ -326,75 +327,26 @@ cdef extern from *:
         xf_map_f32(xf_sigmoid_v16, x, out, n);
     }
     /* log(1 + E), E = e^-|x| in (0, 1], as T + small, for log_sigmoid and softplus:
-       no division, a 16-entry table in a register instead.  The pair of
-       xf_exp_parts_v16 is renormalised (Fast2Sum) and scaled: E = eh + el.
-       j = round(16 eh), at most 15, picks c_j ~ 1/(1 + j/16) (12 bits, c_0 = 1)
-       and -log c_j = LH + LL (float32 pair, to 2^-48).  Then (1 + E) c_j = 1 + r,
-       r = rh + rl: p = eh c_j and its error pl (an FMA) are exact, and so is rh =
-       p + (c_j - 1): for j >= 2 p and 1 - c_j are within [3/4, 5/4] of each other
-       (Sterbenz); for j = 1 p >= 2^-6 and c_1 - 1 are multiples of 2^-29 and |rh|
-       < 2^-5, so rh fits in 24 bits; for j = 0 rh = eh (checked for every float32
-       eh in [0, 1]).  rl = el c_j + pl; |rh| <= 1/31.
-       log(1 + E) = LH + LL + log(1 + r), log(1 + r) = rh + rh^2 q(rh) + rl (1 -
-       rh) (the rl^2 left out is below 2^-48), q of degree 3 fitted to (log(1 +
-       r) - r) / r^2 on Chebyshev nodes (2^-24 relative; the term is below 2^-6
-       of the result).  T = LH + rh and its error by Fast2Sum (|LH| >= 0.06 >
-       |rh| for j >= 1, LH = 0 for j = 0); small holds the rest, below 2^-6 of
-       the result and rounded at its own size.  A subnormal E (|x| > 87.3) is
-       rounded where it is scaled and again at the end (the sweep measures it).
-       About 53 vector operations per 16 results (loads and stores included), no
-       division and no intermediate arrays: 0.75 against 0.85 ns per value on Zen 4
-       (in L1) for xf_exp_parts_f32_array and xf_log1p_parts_f32 (every float32:
-       0.773 ulp at most, against 0.856).  Also gives the renormalised pair: e^-|x|
-       = (h + lo) 2^floor(m), for the sigmoid of BCE's gradient. */
+       no division, a 16-entry table in a register instead (xf_log1p_table_v16 in
+       _log1p_f32.h, one-sided).  The pair of xf_exp_parts_v16 is renormalised
+       (Fast2Sum) and scaled: E = eh + el, then log(1 + E) = T + small within
+       about 2^-29.  A subnormal E (|x| > 87.3) is rounded where it is scaled and
+       again at the end (the sweep measures it).  About 53 vector operations per
+       16 results (loads and stores included), no division and no intermediate
+       arrays: 0.75 against 0.85 ns per value on Zen 4 (in L1) for
+       xf_exp_parts_f32_array and xf_log1p_parts_f32 (every float32: 0.773 ulp
+       at most, against 0.856).  Also gives the renormalised pair: e^-|x| = (h +
+       lo) 2^floor(m), for the sigmoid of BCE's gradient. */
     static inline void xf_log1p_exp_pair_parts_v16(__m512 x, __m512* T_out, __m512* small_out,
                                                    __m512* h_out, __m512* lo_out,
                                                    __m512* m_out) {
-        const __m512 c_table = _mm512_setr_ps(
-            1.0f, 0.941162109375f, 0.888916015625f, 0.842041015625f,
-            0.800048828125f, 0.761962890625f, 0.727294921875f, 0.695556640625f,
-            0.666748046875f, 0.639892578125f, 0.615478515625f, 0.592529296875f,
-            0.571533203125f, 0.5517578125f, 0.533447265625f, 0.51611328125f);
-        const __m512 log_hi = _mm512_setr_ps(
-            0.0f, 0.0606398805975914f, 0.11775252223014832f, 0.1719265580177307f,
-            0.2230825126171112f, 0.2718574106693268f, 0.31842321157455444f,
-            0.36304283142089844f, 0.40534305572509766f, 0.4464549720287323f,
-            0.4853552281856537f, 0.5233549475669861f, 0.5594326853752136f,
-            0.5946460962295532f, 0.6283950805664062f, 0.6614289879798889f);
-        const __m512 log_lo = _mm512_setr_ps(
-            0.0f, 1.2432245510840545e-10f, -3.6862379815261193e-09f, -4.235227724080914e-09f,
-            5.4034177132678e-09f, 1.377923730672137e-08f, 2.4315069957481228e-09f,
-            8.005369700470055e-10f, -1.0479459078283071e-08f, -8.632794923357778e-09f,
-            1.1345770545290179e-08f, 1.3425756506535436e-08f, 1.3853219016368712e-08f,
-            -2.177654145896213e-08f, -2.137675281232987e-08f, 1.2309271824051393e-08f);
-        const __m512 shift = _mm512_set1_ps(12582912.0f);        /* 1.5 * 2^23 */
         __m512 h, lo, m;
         xf_exp_parts_v16(x, &h, &lo, &m);
         __m512 sum = _mm512_add_ps(h, lo);                       /* Fast2Sum: |lo| < 0.023 h */
         lo = _mm512_sub_ps(lo, _mm512_sub_ps(sum, h));
         h = sum;
-        __m512 eh = _mm512_scalef_ps(h, m);
-        __m512 el = _mm512_scalef_ps(lo, m);
-        /* the low four bits of k's pattern are j = min(round(16 eh), 15) */
-        __m512 k = _mm512_min_ps(_mm512_fmadd_ps(eh, _mm512_set1_ps(16.0f), shift),
-                                 _mm512_set1_ps(12582927.0f));
-        __m512i j = _mm512_castps_si512(k);
-        __m512 c = _mm512_permutexvar_ps(j, c_table);
-        __m512 lh = _mm512_permutexvar_ps(j, log_hi);
-        __m512 p = _mm512_mul_ps(eh, c);
-        __m512 pl = _mm512_fmsub_ps(eh, c, p);
-        __m512 rh = _mm512_add_ps(p, _mm512_sub_ps(c, _mm512_set1_ps(1.0f)));
-        __m512 rl = _mm512_fmadd_ps(el, c, pl);
-        __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(0.20014992356300354f), rh,
-                                   _mm512_set1_ps(-0.25018441677093506f));
-        q = _mm512_fmadd_ps(q, rh, _mm512_set1_ps(0.3333333134651184f));
-        q = _mm512_fmadd_ps(q, rh, _mm512_set1_ps(-0.4999999701976776f));
-        __m512 T = _mm512_add_ps(lh, rh);
-        __m512 small = _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(lh, T), rh),
-                                     _mm512_permutexvar_ps(j, log_lo));
-        small = _mm512_add_ps(small, _mm512_fnmadd_ps(rl, rh, rl));
-        *small_out = _mm512_fmadd_ps(_mm512_mul_ps(rh, rh), q, small);
-        *T_out = T;
+        xf_log1p_table_v16(_mm512_scalef_ps(h, m), _mm512_scalef_ps(lo, m), 0, T_out,
+                           small_out);
         *h_out = h;
         *lo_out = lo;
         *m_out = m;

@@ -11,9 +11,11 @@ from xentfast._arrays cimport plain_pair, plain_array
 from xentfast._vmath cimport FLOAT32_ARITHMETIC, log_parts_f32
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 
-cdef extern from "_kl_f32.h":
-    # float32 KL terms in float32 arithmetic, 16 lanes (AVX-512 set only)
-    const bint KL_F32_VECTOR "XF_KL_F32_VECTOR"
+cdef extern from "_information_f32.h":
+    # float32 terms in float32 arithmetic, 16 lanes (AVX-512 set only)
+    const bint INFORMATION_F32_VECTOR "XF_INFORMATION_F32_VECTOR"
+    int log_terms_f32 "xf_log_terms_f32"(const float* p, const float* q, double* terms,
+                                         Py_ssize_t n) noexcept nogil
     int kl_terms_f32 "xf_kl_terms_f32"(const float* p, const float* q, double* terms,
                                        Py_ssize_t n) noexcept nogil
 
@@ -47,7 +49,11 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
     cdef double wide_bad = 0.0, wide_rare = 0.0
     cdef double pi, qi
     cdef float log_hi, log_lo
-    if floating is float and FLOAT32_ARITHMETIC and measure != KL_DIVERGENCE:
+    if floating is float and INFORMATION_F32_VECTOR:
+        if measure == KL_DIVERGENCE:
+            return kl_terms_f32(p, q, terms, n)
+        return log_terms_f32(p, q, terms, n)
+    elif floating is float and FLOAT32_ARITHMETIC and measure != KL_DIVERGENCE:
         # float32: the log in float32 arithmetic (16 lanes) as a pair within about
         # 2^-26, the term p (T + small) in double (exact but for one rounding), so
         # that each term, and so the sum, stays within half a float32 ulp or so.
@@ -74,8 +80,6 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
             else:
                 bad |= out_of_unit(pi) | out_of_unit(qi)
             terms[i] = -xlogy(pi, qi)
-    elif floating is float and KL_F32_VECTOR:
-        return kl_terms_f32(p, q, terms, n)
     elif floating is float:
         # KL of float32 in double (no AVX-512).  A float32 is a normal double (or 0), so p / q
         # never over- or underflows; the check compares the floats themselves

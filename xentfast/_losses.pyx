@@ -547,17 +547,19 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         # The whole loss in float32 (16 lanes), within 2 float32 ulp
         # (tests/test_float32.py).  Not with weights: a weight can bring a term
         # that float32 flushes to 0 (e^-|z| below 2^-149) back into range.
-        for i in range(n):
-            yi = y[i]
-            bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
         if AVX512_EXP:
             # the log pair (and σ(±|z|) for the gradient) in one vector loop; exp_h and
-            # exp_lo hold the pair T + small here, not e^-|z|
+            # exp_lo hold the pair T + small here, not e^-|z|.  The targets' check
+            # joins the loss's loop, the first to read them.
             bce_parts_f32(z, exp_h, exp_lo, sig_positive if grad_out != NULL else NULL,
                           sig_negative, n)
             for i in range(n):
+                bad |= (y[i] < 0.0) | (y[i] > 1.0) | (y[i] != y[i])
                 pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
         else:
+            for i in range(n):
+                yi = y[i]
+                bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
             exp_parts_f32_array(z, exp_h, exp_lo, exp_scale, n)
             for i in range(n):
                 log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)

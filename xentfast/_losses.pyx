@@ -566,10 +566,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                 pos_loss[i] = unweighted_loss_f32(z[i], y[i], log_hi, log_lo)
     else:
         if floating is double and AVX512_EXP:
+            # the exponentials in vector lanes; the targets' check joins the next loop
             exp_nonpositive_array(z, exps, n, True)
-            for i in range(n):
-                yi = y[i]
-                bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
         else:
             for i in range(n):
                 yi = y[i]
@@ -577,9 +575,13 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
                 exps[i] = exp_nonpositive(-fabs(z[i]))
         if weighted:
             for i in range(n):
+                if floating is double and AVX512_EXP:
+                    bad |= (y[i] < 0.0) | (y[i] > 1.0) | (y[i] != y[i])
                 neg_loss[i] = log1p_unit(exps[i])
         else:
             for i in range(n):
+                if floating is double and AVX512_EXP:
+                    bad |= (y[i] < 0.0) | (y[i] > 1.0) | (y[i] != y[i])
                 pos_loss[i] = log1p_unit(exps[i]) + unweighted_linear_term(z[i], y[i])
     if weighted:
         for i in range(n):

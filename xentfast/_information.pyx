@@ -16,6 +16,8 @@ cdef extern from "_information_f32.h":
     const bint INFORMATION_F32_VECTOR "XF_INFORMATION_F32_VECTOR"
     int log_terms_f32 "xf_log_terms_f32"(const float* p, const float* q, double* terms,
                                          Py_ssize_t n) noexcept nogil
+    int entropy_terms_f32 "xf_entropy_terms_f32"(const float* p, double* terms,
+                                                 Py_ssize_t n) noexcept nogil
     int kl_terms_f32 "xf_kl_terms_f32"(const float* p, const float* q, double* terms,
                                        Py_ssize_t n) noexcept nogil
 
@@ -52,6 +54,8 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
     if floating is float and INFORMATION_F32_VECTOR:
         if measure == KL_DIVERGENCE:
             return kl_terms_f32(p, q, terms, n)
+        if measure == ENTROPY:
+            return entropy_terms_f32(p, terms, n)
         return log_terms_f32(p, q, terms, n)
     elif floating is float and FLOAT32_ARITHMETIC and measure != KL_DIVERGENCE:
         # float32: the log in float32 arithmetic (16 lanes) as a pair within about

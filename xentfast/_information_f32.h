@@ -113,17 +113,17 @@ static inline void xf_log_parts_v16(__m512 p, __m512 q, const int kl, __m512* k_
     *fl_out = _mm512_mul_ps(_mm512_fnmadd_ps(fh, mq, delta), y);
 }
 
-/* terms[i] = -p[i] log q[i] (kl = 0; entropy: q is p) or p[i] log(p[i] / q[i]) (kl
- * = 1) for i < n; returns 1 if a p or q lies outside [0, 1] (nan passes), for the
- * caller to raise. */
+/* terms[i] = -p[i] log q[i] (kl = 0) or p[i] log(p[i] / q[i]) (kl = 1) for i < n;
+ * returns 1 if a p or q lies outside [0, 1] (nan passes), for the caller to raise.
+ * entropy (a constant): q is p, read once. */
 static inline int xf_information_terms_f32(const float* p, const float* q, double* terms,
-                                           ptrdiff_t n, const int kl) {
+                                           ptrdiff_t n, const int kl, const int entropy) {
     __mmask16 bad = 0;
     ptrdiff_t i;
     for (i = 0; i < n; i += 16) {
         __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
         __m512 pv = _mm512_maskz_loadu_ps(take, p + i);
-        __m512 qv = _mm512_maskz_loadu_ps(take, q + i);
+        __m512 qv = entropy ? pv : _mm512_maskz_loadu_ps(take, q + i);
         __m512 k, fh, fl, T, small, S, small2;
         bad |= xf_outside_unit_v16(pv, qv);
         xf_log_parts_v16(pv, qv, kl, &k, &fh, &fl);
@@ -135,11 +135,14 @@ static inline int xf_information_terms_f32(const float* p, const float* q, doubl
 }
 static inline int xf_log_terms_f32(const float* p, const float* q, double* terms,
                                    ptrdiff_t n) {
-    return xf_information_terms_f32(p, q, terms, n, 0);
+    return xf_information_terms_f32(p, q, terms, n, 0, 0);
+}
+static inline int xf_entropy_terms_f32(const float* p, double* terms, ptrdiff_t n) {
+    return xf_information_terms_f32(p, p, terms, n, 0, 1);
 }
 static inline int xf_kl_terms_f32(const float* p, const float* q, double* terms,
                                   ptrdiff_t n) {
-    return xf_information_terms_f32(p, q, terms, n, 1);
+    return xf_information_terms_f32(p, q, terms, n, 1, 0);
 }
 #else
 #define XF_INFORMATION_F32_VECTOR 0
@@ -156,6 +159,9 @@ static inline int xf_kl_terms_f32(const float* p, const float* q, double* terms,
 static inline int xf_log_terms_f32(const float* p, const float* q, double* terms,
                                    ptrdiff_t n) {
     return xf_kl_terms_f32(p, q, terms, n);
+}
+static inline int xf_entropy_terms_f32(const float* p, double* terms, ptrdiff_t n) {
+    return xf_kl_terms_f32(p, p, terms, n);
 }
 #endif
 #endif

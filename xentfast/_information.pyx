@@ -58,9 +58,9 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
             return entropy_terms_f32(p, terms, n)
         return log_terms_f32(p, q, terms, n)
     elif floating is float and FLOAT32_ARITHMETIC and measure != KL_DIVERGENCE:
-        # float32: the log in float32 arithmetic (16 lanes) as a pair within about
-        # 2^-26, the term p (T + small) in double (exact but for one rounding), so
-        # that each term, and so the sum, stays within half a float32 ulp or so.
+        # float32 on the AVX2 set: the log in float32 arithmetic (8 lanes) as a pair
+        # within about 2^-26, the term p (T + small) in double (exact but for one
+        # rounding), so that each term, and so the sum, stays within 1 float32 ulp.
         for i in range(n):
             pi = p[i]
             qi = q[i]
@@ -85,9 +85,10 @@ cdef int fill_terms(Measure measure, const floating* p, const floating* q, Py_ss
                 bad |= out_of_unit(pi) | out_of_unit(qi)
             terms[i] = -xlogy(pi, qi)
     elif floating is float:
-        # KL of float32 in double (no AVX-512).  A float32 is a normal double (or 0), so p / q
-        # never over- or underflows; the check compares the floats themselves
-        # (float masks fill int lanes: a double comparison's had to be narrowed).
+        # KL of float32 in double (AVX2 and baseline sets).  A float32 is a normal
+        # double (or 0), so p / q never over- or underflows; the check compares the
+        # floats themselves (float masks fill int lanes: a double comparison's had to
+        # be narrowed).
         for i in range(n):
             bad |= (p[i] < 0) | (p[i] > 1) | (q[i] < 0) | (q[i] > 1)
             terms[i] = kl_term_normal(p[i], q[i])

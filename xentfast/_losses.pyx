@@ -501,6 +501,12 @@ def binary_cross_entropy_kernel(cnp.ndarray probs not None, cnp.ndarray targets 
     return total
 
 
+cdef inline int target_outside_unit(floating y) noexcept nogil:
+    # A target outside [0, 1] or nan, without a branch (the loops calling it
+    # vectorise), compared in y's own precision.
+    return (y < 0.0) | (y > 1.0) | (y != y)
+
+
 cdef double bce_logits_block(const floating* z, const floating* y, const floating* weight,
                              const floating* pos_weight, floating* loss_out,
                              floating* grad_out, Py_ssize_t n, double weight_scale,
@@ -554,12 +560,12 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             bce_parts_f32(z, exp_h, exp_lo, sig_positive if grad_out != NULL else NULL,
                           sig_negative, n)
             for i in range(n):
-                bad |= (y[i] < 0.0) | (y[i] > 1.0) | (y[i] != y[i])
+                bad |= target_outside_unit(y[i])
                 pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
         else:
             for i in range(n):
                 yi = y[i]
-                bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
+                bad |= target_outside_unit(yi)
             exp_parts_f32_array(z, exp_h, exp_lo, exp_scale, n)
             for i in range(n):
                 log1p_parts_f32(exp_h[i], exp_lo[i], exp_scale[i], &log_hi, &log_lo)
@@ -571,17 +577,17 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         else:
             for i in range(n):
                 yi = y[i]
-                bad |= (yi < 0.0) | (yi > 1.0) | (yi != yi)
+                bad |= target_outside_unit(yi)
                 exps[i] = exp_nonpositive(-fabs(z[i]))
         if weighted:
             for i in range(n):
                 if floating is double and AVX512_EXP:
-                    bad |= (y[i] < 0.0) | (y[i] > 1.0) | (y[i] != y[i])
+                    bad |= target_outside_unit(y[i])
                 neg_loss[i] = log1p_unit(exps[i])
         else:
             for i in range(n):
                 if floating is double and AVX512_EXP:
-                    bad |= (y[i] < 0.0) | (y[i] > 1.0) | (y[i] != y[i])
+                    bad |= target_outside_unit(y[i])
                 pos_loss[i] = log1p_unit(exps[i]) + unweighted_linear_term(z[i], y[i])
     if weighted:
         for i in range(n):

@@ -168,14 +168,17 @@ cdef extern from *:
             -9.667293313452913e-17, -3.483994556892796e-17, 7.949834809697621e-17,
             2.4707192569797888e-17, 8.199010020581497e-17, 2.960140695448873e-17,
             3.283107224245627e-17, -1.0619946056195963e-16);
-        const __m512d shift = _mm512_set1_pd(6755399441055744.0);     /* 1.5 * 2^52 */
+        /* k = 1.5 * 2^48 + n/16: its last bit is 1/16, so n/16 comes out of the
+           subtraction, ready for vscalefpd (which floors it), without a multiply
+           by 1/16 and a rounding */
+        const __m512d shift = _mm512_set1_pd(422212465065984.0);      /* 1.5 * 2^48 */
         /* e^-746 rounds to 0; max returns its second operand for a nan: x */
         x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
-        __m512d k = _mm512_fmadd_pd(x, _mm512_set1_pd(23.083120654223414), shift); /* 16/ln2 */
-        __m512d n = _mm512_sub_pd(k, shift);
-        /* ln2 / 16 = C_hi + C_lo */
-        __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0.04332169878499658), x);
-        r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.4494042586539372e-18), r);
+        __m512d k = _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shift); /* 1/ln2 */
+        __m512d n16 = _mm512_sub_pd(k, shift);
+        /* ln2 / 16 = C_hi + C_lo; n/16 times 16 C_hi, 16 C_lo (the same products) */
+        __m512d r = _mm512_fnmadd_pd(n16, _mm512_set1_pd(0.6931471805599453), x);
+        r = _mm512_fnmadd_pd(n16, _mm512_set1_pd(2.3190468138462996e-17), r);
         /* the low 4 bits of k's bit pattern are j = n mod 16 */
         __m512i j = _mm512_castpd_si512(k);
         __m512d t_hi = _mm512_permutex2var_pd(hi_low, j, hi_high);
@@ -188,10 +191,8 @@ cdef extern from *:
         q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0.5));
         __m512d p = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, r);
         __m512d result = _mm512_add_pd(t_hi, _mm512_fmadd_pd(t_hi, p, t_lo));
-        /* m = floor(n / 16), exact */
-        __m512d m = _mm512_roundscale_pd(_mm512_mul_pd(n, _mm512_set1_pd(0.0625)),
-                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        return _mm512_scalef_pd(result, m);
+        /* vscalefpd scales by 2^floor(n / 16) */
+        return _mm512_scalef_pd(result, n16);
     }
     /* e^-|x| */
     static inline __m512d xf_exp_neg_abs_v8(__m512d x) {
@@ -257,7 +258,7 @@ cdef extern from *:
        e^a, a = -|x| clamped at -104 (e^-104 rounds to 0; nan stays nan):
        a = (16 m + j) ln2/16 + s, j = n mod 16 picked from 2^(j/16) = TH + TL
        (float32 pairs, one permute each), r = a - n C_HI exact (an FMA: both are
-       multiples of r's last bit), s = r - n C_LO rounded (|s| <= 0.0217, error
+       multiples of r's last bit; formed as (n/16)(16 C_HI), the same product), s = r - n C_LO rounded (|s| <= 0.0217, error
        2^-29.5), e^s - 1 = s + s^2 (c2 + c3 s) to 2^-29.2 relative to e^s.  The pair
        h = TH, lo = TH (e^s - 1) + TL (|lo| < 0.023 h, not renormalised) is
        within about 2^-28 of 2^-m e^a. */
@@ -275,13 +276,15 @@ cdef extern from *:
             -1.0123349269974824e-08f, 2.4203234971764687e-08f, -4.500898853621038e-08f,
             8.070904833346049e-09f, 9.836217174097328e-09f, -2.4755326677450284e-08f,
             -9.235770370707996e-09f, -1.1239277952768134e-08f, 9.845328108326612e-09f);
-        const __m512 shift = _mm512_set1_ps(12582912.0f);        /* 1.5 * 2^23 */
+        /* k = 1.5 * 2^19 + n/16: its last bit is 1/16, so n/16 (not n) comes out
+           of the subtraction, ready for vscalefps, without a multiply by 1/16 */
+        const __m512 shift = _mm512_set1_ps(786432.0f);
         __m512 a = _mm512_or_ps(x, _mm512_set1_ps(-0.0f));
         a = _mm512_max_ps(_mm512_set1_ps(-104.0f), a);           /* a nan stays nan */
-        __m512 k = _mm512_fmadd_ps(a, _mm512_set1_ps(23.083120346069336f), shift);  /* 16/ln2 */
-        __m512 n = _mm512_sub_ps(k, shift);
-        __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.043321698904037476f), a);  /* C_HI */
-        __m512 s = _mm512_fnmadd_ps(n, _mm512_set1_ps(-1.1904088825787085e-10f), r); /* C_LO */
+        __m512 k = _mm512_fmadd_ps(a, _mm512_set1_ps(1.4426950216293335f), shift);  /* 1/ln2 */
+        __m512 n16 = _mm512_sub_ps(k, shift);
+        __m512 r = _mm512_fnmadd_ps(n16, _mm512_set1_ps(0.6931471824645996f), a);  /* 16 C_HI */
+        __m512 s = _mm512_fnmadd_ps(n16, _mm512_set1_ps(-1.9046542121259336e-09f), r); /* 16 C_LO */
         /* the low four bits of k's pattern are n mod 16 */
         __m512 t_hi = _mm512_permutexvar_ps(_mm512_castps_si512(k), table_hi);
         __m512 t_lo = _mm512_permutexvar_ps(_mm512_castps_si512(k), table_lo);
@@ -292,7 +295,7 @@ cdef extern from *:
         *h_out = t_hi;
         *lo_out = _mm512_fmadd_ps(t_hi, expm1_s, t_lo);
         /* vscalefps scales by 2^floor(its second operand): floor(n / 16) */
-        *m_out = _mm512_mul_ps(n, _mm512_set1_ps(0.0625f));
+        *m_out = n16;
     }
     /* 1/(1 + E) from i ~ 1/(1 + eh + el) by vrcp14ps (2^-14) and res = 1 - i (1 +
        eh + el) = ((1 - i) - i eh) - i el by FMAs (1 - i exact, i in [0.5, 1]):

@@ -24,6 +24,7 @@ Environment:
   XENTFAST_LIBOMP_PREFIX  where libomp is installed, for Apple clang (default:
                           Homebrew's, from ``brew --prefix libomp``).
 """
+import glob
 import os
 import subprocess
 import sys
@@ -255,13 +256,15 @@ def kernel_set_extension(package, module):
     overwrite each other's."""
     ext = extension(f"xentfast.{package}.{module}",
                     os.path.join("build", "kernel_sets", package, f"{module}.c"))
-    # Rebuild when the generated C changes (the including file does not).
-    ext.depends = [os.path.join("xentfast", f"{module}.c")]
+    # Rebuild when the generated C changes (the including file does not), or a
+    # header it includes (Cython does not track those).
+    ext.depends = [os.path.join("xentfast", f"{module}.c")] + sorted(
+        glob.glob(os.path.join("xentfast", "*.h")))
     return ext
 
 
 def write_kernel_set_source(ext):
-    (path,), (generated,) = ext.sources, ext.depends
+    (path,), generated = ext.sources, ext.depends[0]
     content = f'#include "{os.path.abspath(generated).replace(os.sep, "/")}"\n'
     if not os.path.exists(path) or open(path).read() != content:
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -240,3 +240,82 @@ def test_bce_with_logits_float32_loss_same_with_or_without_gradient(inputs, redu
     with_grad, _ = xentfast.binary_cross_entropy_with_logits(
         z, y, reduction=reduction, return_grad=True)
     np.testing.assert_array_equal(alone, with_grad)
+
+
+def _softmax_rows_cases(rng, k, n):
+    """Logits (n, k) float32 and index targets that exercise the float32 softmax
+    rows taken sixteen at a time across vector lanes (AVX-512 set, 64 rows or more)."""
+    normal = rng.normal(0, 4, (n, k))
+    confident = rng.normal(0, 1, (n, k))
+    top = np.argmax(confident, axis=1)
+    confident[np.arange(n), top] += rng.uniform(10, 80, n)   # loss ~ s, down to 1e-35
+    ties = np.round(rng.normal(0, 2, (n, k)))
+    large = rng.normal(0, 4, (n, k)) * 1e4
+    with_neg_inf = rng.normal(0, 4, (n, k))
+    with_neg_inf[::7, 0] = -np.inf
+    targets = rng.integers(0, k, n)
+    return [("normal", normal, targets), ("confident", confident, top),
+            ("ties", ties, targets), ("large", large, targets),
+            ("-inf entries", with_neg_inf, np.maximum(targets, 1))]
+
+
+@pytest.mark.parametrize("k", [2, 3, 7, 10, 16, 17])
+def test_softmax_cross_entropy_float32_rows_in_lanes(k):
+    # 16 rows at a time across vector lanes (the AVX-512 set; other sets and k > 16
+    # take the row path): every per-row loss and gradient entry within 1 float32
+    # ulp of the float64 result (0.5 measured: the arithmetic is in double), with
+    # confident rows (a loss of 1e-35 is s, not 0), ties, large logits, -inf
+    # entries, and 7 leftover rows; the reductions agree too.
+    rng = np.random.default_rng(k)
+    n = 16 * 12 + 7
+    for name, logits, targets in _softmax_rows_cases(rng, k, n):
+        z32 = logits.astype(np.float32)
+        z64 = z32.astype(np.float64)
+        losses, grad = xentfast.softmax_cross_entropy(z32, targets, reduction="none",
+                                                      return_grad=True)
+        exact_losses, exact_grad = xentfast.softmax_cross_entropy(
+            z64, targets, reduction="none", return_grad=True)
+        assert losses.dtype == grad.dtype == np.float32
+        for what, got, want in (("loss", losses, exact_losses), ("grad", grad, exact_grad)):
+            errors = sweep_tool.ulp_errors(got, want)
+            worst = np.unravel_index(int(np.argmax(errors)), errors.shape)
+            assert errors[worst] <= 1.0, f"k={k} {name} {what}: {errors[worst]:.3f} ulp at {worst}"
+        for reduction in ("mean", "sum"):
+            total = xentfast.softmax_cross_entropy(z32, targets, reduction=reduction)
+            exact = xentfast.softmax_cross_entropy(z64, targets, reduction=reduction)
+            assert sweep_tool.ulp_errors(np.float32(total), np.float64(exact)).max() <= 1.0
+
+
+@pytest.mark.parametrize("k", [3, 10])
+def test_softmax_cross_entropy_float32_rows_in_lanes_leave_special_rows(k):
+    # A group of 16 rows holding a nan, a +inf (one or two), an all -inf row or an
+    # ignored or bad target goes to the row path: the same results as float64, and
+    # a bad index still raises.
+    rng = np.random.default_rng(3)
+    n = 16 * 8
+    z = rng.normal(0, 3, (n, k)).astype(np.float32)
+    targets = rng.integers(0, k, n)
+    z[5, 1] = np.nan
+    z[21, 0] = np.inf
+    z[40, :2] = np.inf
+    z[70, :] = -np.inf
+    targets[90] = -100
+    for ignore_index in (None, -100):
+        if ignore_index is None:
+            with pytest.raises(ValueError, match="found -100"):
+                xentfast.softmax_cross_entropy(z, targets)
+            continue
+        losses, grad = xentfast.softmax_cross_entropy(
+            z, targets, reduction="none", return_grad=True, ignore_index=ignore_index)
+        exact_losses, exact_grad = xentfast.softmax_cross_entropy(
+            z.astype(np.float64), targets, reduction="none", return_grad=True,
+            ignore_index=ignore_index)
+        np.testing.assert_array_equal(np.isnan(losses), np.isnan(exact_losses))
+        np.testing.assert_array_equal(np.isnan(grad), np.isnan(exact_grad))
+        finite = np.isfinite(exact_losses)
+        assert sweep_tool.ulp_errors(losses[finite], exact_losses[finite]).max() <= 1.0
+        assert np.array_equal(losses[~finite], exact_losses[~finite].astype(np.float32),
+                              equal_nan=True)
+        ok = np.isfinite(exact_grad)
+        assert sweep_tool.ulp_errors(grad[ok], exact_grad[ok]).max() <= 1.0
+        assert losses[90] == 0 and not grad[90].any()

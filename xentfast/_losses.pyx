@@ -23,7 +23,8 @@ from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32_array,
                              AVX512_EXP, exp_nonpositive_array, bce_parts_f32,
-                             log1p_parts_f32, sigmoid_both_f32)
+                             log1p_parts_f32, sigmoid_both_f32, SOFTMAX_ROWS_MAX_K,
+                             SoftmaxPlan, softmax_plan_init, softmax_ce_rows16_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
                              RowKind, RowChunk, ROW_CHUNK, rows_per_chunk, normalize_rows,
                              exp_block, EXP_BLOCK)
@@ -972,6 +973,55 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                           floating* loss_out, floating* grad_out, const MeanScales* scales,
                           double grad_scale, double* coefficients,
                           int* bad_index) noexcept nogil:
+    # softmax_block_rows, but short float32 rows with one-hot targets and no weights
+    # go sixteen at a time across vector lanes on the AVX-512 set (_softmax_rows.h).
+    # The sixteen it declines (a nan, an infinite max, a target out of range: ignored
+    # or bad) and the last few take the row path.  The groups start at ``first``
+    # (a block's start), so the sums do not depend on the thread count.
+    cdef Py_ssize_t r = first
+    cdef int group_bad = 0
+    cdef double total = 0.0
+    cdef SoftmaxPlan plan
+    if floating is float:
+        if (SOFTMAX_ROWS_MAX_K > 0 and 2 <= k <= SOFTMAX_ROWS_MAX_K and stop - first >= 64
+                and index_targets != NULL and weight == NULL and class_weight == NULL
+                and smooth == 0.0 and hot == 1.0
+                and (not has_ignore_index or ignore_index < 0 or ignore_index >= k)):
+            softmax_plan_init(&plan, k)
+            bad_index[0] = 0
+            while r + 16 <= stop:
+                if not softmax_ce_rows16_f32(&plan, z + r * k, index_targets + r,
+                                             scales.weight_scale,
+                                             loss_out + r if loss_out != NULL else NULL,
+                                             &total,
+                                             grad_out + r * k if grad_out != NULL else NULL,
+                                             grad_scale):
+                    total += softmax_block_rows(
+                        z, k, r, r + 16, index_targets, prob_targets, weight, class_weight,
+                        hot, smooth, ignore_index, has_ignore_index, loss_out, grad_out,
+                        scales, grad_scale, coefficients, &group_bad)
+                    bad_index[0] |= group_bad
+                r += 16
+            if r < stop:
+                total += softmax_block_rows(
+                    z, k, r, stop, index_targets, prob_targets, weight, class_weight, hot,
+                    smooth, ignore_index, has_ignore_index, loss_out, grad_out, scales,
+                    grad_scale, coefficients, &group_bad)
+                bad_index[0] |= group_bad
+            return total
+    return softmax_block_rows(z, k, first, stop, index_targets, prob_targets, weight,
+                              class_weight, hot, smooth, ignore_index, has_ignore_index,
+                              loss_out, grad_out, scales, grad_scale, coefficients, bad_index)
+
+
+cdef double softmax_block_rows(const floating* z, Py_ssize_t k, Py_ssize_t first,
+                               Py_ssize_t stop, const Py_ssize_t* index_targets,
+                               const floating* prob_targets, const floating* weight,
+                               const floating* class_weight, double hot, double smooth,
+                               Py_ssize_t ignore_index, bint has_ignore_index,
+                               floating* loss_out, floating* grad_out,
+                               const MeanScales* scales, double grad_scale,
+                               double* coefficients, int* bad_index) noexcept nogil:
     # Rows [first, stop); returns the sum of their losses when loss_out is NULL.
     # bad_index: see softmax_sample_loss (set to 0 or 1 here).  coefficients: room
     # for k doubles, or NULL when k <= STACK_CLASSES (a buffer on the stack then).

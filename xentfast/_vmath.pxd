@@ -153,13 +153,16 @@ cdef extern from *:
     #if defined(__AVX512F__) && defined(__AVX512DQ__)
     #define XF_AVX512_EXP 1
     #include "_log1p_f32.h"
+    /* 2^(j/16) rounded, j = 0..7 and 8..15 (a vpermt2pd table) */
+    #define XF_EXP2_SIXTEENTHS_LOW _mm512_setr_pd( \
+        1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916, \
+        1.189207115002721, 1.241857812073484, 1.2968395546510096, 1.3542555469368927)
+    #define XF_EXP2_SIXTEENTHS_HIGH _mm512_setr_pd( \
+        1.4142135623730951, 1.4768261459394993, 1.5422108254079407, 1.6104903319492543, \
+        1.681792830507429, 1.7562521603732995, 1.8340080864093424, 1.9152065613971474)
     static inline __m512d xf_exp_nonpositive_v8(__m512d x) {
-        const __m512d hi_low = _mm512_setr_pd(
-            1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916,
-            1.189207115002721, 1.241857812073484, 1.2968395546510096, 1.3542555469368927);
-        const __m512d hi_high = _mm512_setr_pd(
-            1.4142135623730951, 1.4768261459394993, 1.5422108254079407, 1.6104903319492543,
-            1.681792830507429, 1.7562521603732995, 1.8340080864093424, 1.9152065613971474);
+        const __m512d hi_low = XF_EXP2_SIXTEENTHS_LOW;
+        const __m512d hi_high = XF_EXP2_SIXTEENTHS_HIGH;
         const __m512d lo_low = _mm512_setr_pd(
             0.0, 8.551889705537965e-17, -3.046782079812471e-17, 8.912812676025408e-17,
             3.982015231465646e-17, 4.658027591836937e-17, 2.5382502794888315e-17,
@@ -462,8 +465,11 @@ cdef extern from *:
         }
         return _mm512_reduce_add_pd(total);
     }
+    /* softmax cross-entropy of 16 float32 rows across lanes (uses the e^x tables above) */
+    #include "_softmax_rows.h"
     #else
     #define XF_AVX512_EXP 0
+    #define XF_SOFTMAX_ROWS_MAX_K 0
     /* Never called: the kernels test XF_AVX512_EXP, a compile-time constant.
        They fill out, so that the compiler sees no uninitialised reads. */
     static inline void xf_exp_nonpositive_f64(const double* x, double* out, Py_ssize_t n,
@@ -512,6 +518,18 @@ cdef extern from *:
         (void)e; (void)k; (void)skip;
         return 0.0;
     }
+    typedef struct { Py_ssize_t k; } XfSoftmaxPlan;
+    static inline void xf_softmax_plan_init(XfSoftmaxPlan* plan, Py_ssize_t k) {
+        plan->k = k;
+    }
+    static inline int xf_softmax_ce_rows16_f32(const XfSoftmaxPlan* plan, const float* z,
+                                               const Py_ssize_t* targets, double w,
+                                               float* loss_out, double* loss_sum, float* grad,
+                                               double grad_scale) {
+        (void)plan; (void)z; (void)targets; (void)w; (void)loss_out; (void)loss_sum;
+        (void)grad; (void)grad_scale;
+        return 0;
+    }
     #endif
     """
     const bint AVX512_EXP "XF_AVX512_EXP"
@@ -535,6 +553,13 @@ cdef extern from *:
                                         int* has_nan) noexcept nogil
     double row_sum_except "xf_row_sum_except"(const double* e, Py_ssize_t k,
                                               Py_ssize_t skip) noexcept nogil
+    const Py_ssize_t SOFTMAX_ROWS_MAX_K "XF_SOFTMAX_ROWS_MAX_K"
+    ctypedef struct SoftmaxPlan "XfSoftmaxPlan":
+        pass
+    void softmax_plan_init "xf_softmax_plan_init"(SoftmaxPlan* plan, Py_ssize_t k) noexcept nogil
+    int softmax_ce_rows16_f32 "xf_softmax_ce_rows16_f32"(
+        const SoftmaxPlan* plan, const float* z, const Py_ssize_t* targets, double w,
+        float* loss_out, double* loss_sum, float* grad, double grad_scale) noexcept nogil
 
 
 # --- float32 in float32 ----------------------------------------------------

@@ -59,12 +59,15 @@ def test_bce_with_logits_float32_terms(inputs):
     # computed in float32 arithmetic, weighted ones and the gradient combined in
     # double from float32 terms.  Losses: within 2 float32 ulp.
     # Gradient (1 - y) σ(z) - y σ(-z): within 2 ulp of its larger term, since
-    # for soft targets the two terms cancel where σ(z) = y.
+    # for soft targets the two terms cancel where σ(z) = y (targets all 0 or 1
+    # take σ(z) or -σ(-z) itself, times the scale as a float32 pair).
     z = inputs[np.isfinite(inputs)][::7]
     z64 = z.astype(np.float64)
     random_targets = np.random.default_rng(7).random(z.size).astype(np.float32)
-    for y in (0.0, 1.0, 0.3, 0.7, "random"):
-        targets = random_targets if y == "random" else np.full_like(z, y)
+    binary_targets = (random_targets < 0.5).astype(np.float32)
+    for y in (0.0, 1.0, 0.3, 0.7, "random", "binary"):
+        targets = {"random": random_targets, "binary": binary_targets}.get(y)
+        targets = np.full_like(z, y) if targets is None else targets
         _, grad32 = xentfast.binary_cross_entropy_with_logits(
             z, targets, reduction="none", return_grad=True)
         _, grad64 = xentfast.binary_cross_entropy_with_logits(

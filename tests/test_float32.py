@@ -83,6 +83,19 @@ def test_bce_with_logits_float32_terms(inputs):
             assert errors[worst] <= 2.0, (
                 f"y={y}, weight={weight is not None} loss: {errors[worst]:.3f} ulp "
                 f"at z={z[worst]!r}")
+        if y == "binary":
+            # the mean's scale 1/n as a float32 pair: an n whose 1/n float32 rounds
+            # far (its low part matters), among the first n values
+            sizes = np.arange(z.size - 4000, z.size)
+            rounding = np.abs((1.0 / sizes).astype(np.float32) * sizes - 1.0)
+            n = int(sizes[np.argmax(rounding)])
+            _, mean32 = xentfast.binary_cross_entropy_with_logits(z[:n], targets[:n],
+                                                                  return_grad=True)
+            _, mean64 = xentfast.binary_cross_entropy_with_logits(
+                z64[:n], targets[:n].astype(np.float64), return_grad=True)
+            errors = sweep_tool.ulp_errors(mean32, mean64)
+            worst = int(np.argmax(errors))
+            assert errors[worst] <= 2.0, f"binary mean grad: {errors[worst]:.3f} ulp at z={z[worst]!r}"
         y64 = targets.astype(np.float64)
         larger_term = np.maximum((1 - y64) * xentfast.sigmoid(z64), y64 * xentfast.sigmoid(-z64))
         errors = sweep_tool.ulp_errors(grad32, grad64) * np.abs(grad64) / np.maximum(
@@ -257,12 +270,14 @@ def _softmax_rows_cases(rng, k, n):
     with_neg_inf = rng.normal(0, 4, (n, k))
     with_neg_inf[::7, 0] = -np.inf
     targets = rng.integers(0, k, n)
+    neg_inf_targets = np.maximum(targets, 1)
+    neg_inf_targets[::35] = 0            # the target on a -inf entry: loss +inf
     return [("normal", normal, targets), ("confident", confident, top),
             ("ties", ties, targets), ("large", large, targets),
-            ("-inf entries", with_neg_inf, np.maximum(targets, 1))]
+            ("-inf entries", with_neg_inf, neg_inf_targets)]
 
 
-@pytest.mark.parametrize("k", [2, 3, 7, 10, 16, 17])
+@pytest.mark.parametrize("k", range(2, 18))
 def test_softmax_cross_entropy_float32_rows_in_lanes(k):
     # 16 rows at a time across vector lanes (the AVX-512 set; other sets and k > 16
     # take the row path): every per-row loss and gradient entry within 1 float32
@@ -286,7 +301,8 @@ def test_softmax_cross_entropy_float32_rows_in_lanes(k):
         for reduction in ("mean", "sum"):
             total = xentfast.softmax_cross_entropy(z32, targets, reduction=reduction)
             exact = xentfast.softmax_cross_entropy(z64, targets, reduction=reduction)
-            assert sweep_tool.ulp_errors(np.float32(total), np.float64(exact)).max() <= 1.0
+            assert sweep_tool.ulp_errors(np.float32(total), np.float64(exact)).max() <= 1.0, (
+                f"k={k} {name} {reduction}")
 
 
 @pytest.mark.parametrize("k", [3, 10])
@@ -307,7 +323,25 @@ def test_softmax_cross_entropy_float32_rows_in_lanes_leave_special_rows(k):
         if ignore_index is None:
             with pytest.raises(ValueError, match="found -100"):
                 xentfast.softmax_cross_entropy(z, targets)
+            bad = targets.copy()
+            bad[100] = k                      # a bad index inside a group of finite rows
+            for reduction in ("none", "mean", "sum"):
+                with pytest.raises(ValueError, match=f"found {k}"):
+                    xentfast.softmax_cross_entropy(z, bad, reduction=reduction,
+                                                   return_grad=True, ignore_index=-100)
             continue
+        for reduction in ("mean", "sum"):
+            # a group the lanes decline is summed once, by the row path
+            got = xentfast.softmax_cross_entropy(z, targets, reduction=reduction,
+                                                 ignore_index=ignore_index)
+            want = xentfast.softmax_cross_entropy(z.astype(np.float64), targets,
+                                                  reduction=reduction, ignore_index=ignore_index)
+            assert np.isnan(got) and np.isnan(want)   # the nan row
+            finite = np.isfinite(z).all(axis=1) & (targets >= 0)
+            got = xentfast.softmax_cross_entropy(z[finite], targets[finite], reduction=reduction)
+            want = xentfast.softmax_cross_entropy(z[finite].astype(np.float64), targets[finite],
+                                                  reduction=reduction)
+            assert sweep_tool.ulp_errors(np.float32(got), np.float64(want)).max() <= 1.0
         losses, grad = xentfast.softmax_cross_entropy(
             z, targets, reduction="none", return_grad=True, ignore_index=ignore_index)
         exact_losses, exact_grad = xentfast.softmax_cross_entropy(

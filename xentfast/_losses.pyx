@@ -613,7 +613,8 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         for i in range(n):
             sig_large = sig_positive[i] if z[i] >= 0 else sig_negative[i]    # σ(z)
             sig_small = sig_negative[i] if z[i] >= 0 else sig_positive[i]    # σ(-z)
-            sig_large = sig_large if y[i] == 0 else -sig_small
+            # 0 - σ(-z), not -σ(-z): +0 where σ(-z) is 0, as the double route gives
+            sig_large = sig_large if y[i] == 0 else <float>0 - sig_small
             grad_out[i] = <floating>(sig_large * scale_hi + sig_large * scale_lo)
     elif grad_out != NULL and not weighted:
         # Unweighted: the gradient goes straight to grad_out, in one pass.

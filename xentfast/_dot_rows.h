@@ -120,11 +120,13 @@ static inline void xentfast_dot_rows_f(const float* const* rows, const double* w
 #define XF_SHORT_ROWS_MAX_K 16
 static inline ptrdiff_t xentfast_sum_short_rows(const double* x, ptrdiff_t k, ptrdiff_t n_rows,
                                                 double* out) {
-    __mmask8 first = (__mmask8)(k >= 8 ? 0xFF : (1u << k) - 1u);
-    __mmask8 second = (__mmask8)(k <= 8 ? 0 : (1u << (k - 8)) - 1u);
+    __mmask8 first, second;
     ptrdiff_t r = 0;
     if (k < 2 || k > XF_SHORT_ROWS_MAX_K)
         return 0;
+    /* (after the check: a shift by k or more is undefined) */
+    first = (__mmask8)(k >= 8 ? 0xFF : (1u << k) - 1u);
+    second = (__mmask8)(k <= 8 ? 0 : (1u << (k - 8)) - 1u);
     for (; r + 8 <= n_rows; r += 8) {
         xf_dot_vec a[8];
         for (int q = 0; q < 8; q++) {

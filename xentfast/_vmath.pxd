@@ -261,8 +261,9 @@ cdef extern from *:
        e^a, a = -|x| clamped at -104 (e^-104 rounds to 0; nan stays nan):
        a = (16 m + j) ln2/16 + s, j = n mod 16 picked from 2^(j/16) = TH + TL
        (float32 pairs, one permute each), r = a - n C_HI exact (an FMA: both are
-       multiples of r's last bit; formed as (n/16)(16 C_HI), the same product), s = r - n C_LO rounded (|s| <= 0.0217, error
-       2^-29.5), e^s - 1 = s + s^2 (c2 + c3 s) to 2^-29.2 relative to e^s.  The pair
+       multiples of r's last bit; formed as (n/16)(16 C_HI), the same product),
+       s = r - n C_LO rounded (|s| <= 0.0217, error 2^-29.5), e^s - 1 = s + s^2
+       (c2 + c3 s) to 2^-29.2 relative to e^s.  The pair
        h = TH, lo = TH (e^s - 1) + TL (|lo| < 0.023 h, not renormalised) is
        within about 2^-28 of 2^-m e^a. */
     static inline void xf_exp_parts_v16(__m512 x, __m512* h_out, __m512* lo_out,

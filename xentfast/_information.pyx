@@ -142,16 +142,12 @@ cdef int measure_row_group(Measure measure, const floating* p, const floating* q
         count = BLOCK // k if stop - r > BLOCK // k else stop - r
         bad |= fill_terms(measure, p + r * k, q + r * k, count * k, terms)
         # the sums first (eight short rows at a time where the kernel set can), then
-        # a loop that vectorises; log_base 1 (nats) needs no division
+        # a loop that vectorises
         done = sum_short_rows(terms, k, count, sums)
         for i in range(done, count):
             sums[i] = sum16(terms + i * k, k)
-        if log_base == 1.0:
-            for i in range(count):
-                out[r + i] = <floating>sums[i]
-        else:
-            for i in range(count):
-                out[r + i] = <floating>(sums[i] / log_base)
+        for i in range(count):
+            out[r + i] = <floating>(sums[i] / log_base)
         r += count
     return bad
 

@@ -560,11 +560,14 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             # joins the loss's loop, the first to read them.
             bce_parts_f32(z, exp_h, exp_lo, sig_positive if grad_out != NULL else NULL,
                           sig_negative, n)
-            soft = 0
             for i in range(n):
                 bad |= target_outside_unit(y[i])
-                soft |= (y[i] != 0) & (y[i] != 1)
                 pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
+            if grad_out != NULL:
+                # (the targets are in cache now; the loss alone does not pay for this)
+                soft = 0
+                for i in range(n):
+                    soft |= (y[i] != 0) & (y[i] != 1)
         else:
             for i in range(n):
                 yi = y[i]
@@ -994,7 +997,7 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
     # The sixteen it declines (a nan, an infinite max, a target out of range: ignored
     # or bad) and the last few take the row path.  The groups start at ``first``
     # (a block's start), so the sums do not depend on the thread count.
-    cdef Py_ssize_t r = first
+    cdef Py_ssize_t r = first, end
     cdef int group_bad = 0
     cdef double total = 0.0
     cdef SoftmaxPlan plan
@@ -1005,25 +1008,18 @@ cdef double softmax_block(const floating* z, Py_ssize_t k, Py_ssize_t first, Py_
                 and (not has_ignore_index or ignore_index < 0 or ignore_index >= k)):
             softmax_plan_init(&plan, k)
             bad_index[0] = 0
-            while r + 16 <= stop:
-                if not softmax_ce_rows16_f32(&plan, z + r * k, index_targets + r,
-                                             scales.weight_scale,
-                                             loss_out + r if loss_out != NULL else NULL,
-                                             &total,
-                                             grad_out + r * k if grad_out != NULL else NULL,
-                                             grad_scale):
+            while r < stop:
+                end = r + 16 if stop - r >= 16 else stop
+                if end - r < 16 or not softmax_ce_rows16_f32(
+                        &plan, z + r * k, index_targets + r, scales.weight_scale,
+                        loss_out + r if loss_out != NULL else NULL, &total,
+                        grad_out + r * k if grad_out != NULL else NULL, grad_scale):
                     total += softmax_block_rows(
-                        z, k, r, r + 16, index_targets, prob_targets, weight, class_weight,
+                        z, k, r, end, index_targets, prob_targets, weight, class_weight,
                         hot, smooth, ignore_index, has_ignore_index, loss_out, grad_out,
                         scales, grad_scale, coefficients, &group_bad)
                     bad_index[0] |= group_bad
-                r += 16
-            if r < stop:
-                total += softmax_block_rows(
-                    z, k, r, stop, index_targets, prob_targets, weight, class_weight, hot,
-                    smooth, ignore_index, has_ignore_index, loss_out, grad_out, scales,
-                    grad_scale, coefficients, &group_bad)
-                bad_index[0] |= group_bad
+                r = end
             return total
     return softmax_block_rows(z, k, first, stop, index_targets, prob_targets, weight,
                               class_weight, hot, smooth, ignore_index, has_ignore_index,

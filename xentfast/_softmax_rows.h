@@ -1,6 +1,6 @@
 /* Softmax cross-entropy of sixteen short float32 rows at a time, one-hot index
  * targets, no weights (AVX-512 set; included from _vmath.pxd after the double
- * exponential xf_exp_nonpositive_v8).
+ * exponential's pieces, xf_exp_reduce_v8 and the 2^(j/16) table).
  *
  * The row-by-row path scans each row for its max, then sums its exponentials
  * and takes a log, per row: for rows of ten that bookkeeping, not the
@@ -22,20 +22,18 @@
 #define XF_SOFTMAX_ROWS_MAX_K 16
 
 /* e^x for x <= 0 (or nan) to about 2^-34 relative: xf_exp_nonpositive_v8's
- * reduction (x = (n/16) ln 2 + r, |r| <= ln2/32) without the low parts of ln 2 / 16
- * and of the table (each below 2^-45 here) and with e^r - 1 = r + r^2 (1/2 + r/6
- * + r^2/24) (truncation r^5/120 < 2^-34.5): 11 operations instead of 18.  For
+ * reduction (xf_exp_reduce_v8: x = (n/16) ln 2 + r, |r| <= ln2/32) without the
+ * low parts of ln 2 / 16 and of the table (each below 2^-45 here) and with e^r - 1
+ * = r + r^2 (1/2 + r/6 + r^2/24) (truncation r^5/120 < 2^-34.5): 11 operations
+ * instead of 18.  For
  * the softmax rows, whose results are float32: an e_j within 2^-34 moves the
  * loss (about s where it is small) and the gradient e_j / (1 + s) by far less
  * than their float32 rounding. */
 static inline __m512d xf_exp_nonpositive_rough_v8(__m512d x) {
-    const __m512d shift = _mm512_set1_pd(422212465065984.0);      /* 1.5 * 2^48 */
-    x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);                  /* a nan stays nan */
-    __m512d k = _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shift);
-    __m512d n16 = _mm512_sub_pd(k, shift);                         /* n / 16 */
-    __m512d r = _mm512_fnmadd_pd(n16, _mm512_set1_pd(0.6931471805599453), x);
-    __m512d t = _mm512_permutex2var_pd(XF_EXP2_SIXTEENTHS_LOW, _mm512_castpd_si512(k),
-                                       XF_EXP2_SIXTEENTHS_HIGH);
+    __m512d n16;
+    __m512i j;
+    __m512d r = xf_exp_reduce_v8(x, &n16, &j);
+    __m512d t = _mm512_permutex2var_pd(XF_EXP2_SIXTEENTHS_LOW, j, XF_EXP2_SIXTEENTHS_HIGH);
     __m512d q = _mm512_fmadd_pd(_mm512_fmadd_pd(r, _mm512_set1_pd(1.0 / 24.0),
                                                 _mm512_set1_pd(1.0 / 6.0)),
                                 r, _mm512_set1_pd(0.5));

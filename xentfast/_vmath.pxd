@@ -160,9 +160,23 @@ cdef extern from *:
     #define XF_EXP2_SIXTEENTHS_HIGH _mm512_setr_pd( \
         1.4142135623730951, 1.4768261459394993, 1.5422108254079407, 1.6104903319492543, \
         1.681792830507429, 1.7562521603732995, 1.8340080864093424, 1.9152065613971474)
+    /* x <= 0 (or nan) = (n/16) ln2 + r, |r| <= ln2/32: returns r with ln2/16's
+       high part only (the caller subtracts (n/16) C_lo where it needs it), n16 =
+       n/16 and k, whose low 4 bits are j = n mod 16.  k = 1.5 * 2^48 + n/16: its
+       last bit is 1/16, so n/16 comes out of the subtraction, ready for vscalefpd
+       (which floors it), without a multiply by 1/16 and a rounding. */
+    static inline __m512d xf_exp_reduce_v8(__m512d x, __m512d* n16_out, __m512i* k_out) {
+        const __m512d shift = _mm512_set1_pd(422212465065984.0);      /* 1.5 * 2^48 */
+        /* e^-746 rounds to 0; max returns its second operand for a nan: x */
+        x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
+        __m512d k = _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shift); /* 1/ln2 */
+        __m512d n16 = _mm512_sub_pd(k, shift);
+        *n16_out = n16;
+        *k_out = _mm512_castpd_si512(k);
+        /* ln2 / 16 = C_hi + C_lo; n/16 times 16 C_hi (the same product) */
+        return _mm512_fnmadd_pd(n16, _mm512_set1_pd(0.6931471805599453), x);
+    }
     static inline __m512d xf_exp_nonpositive_v8(__m512d x) {
-        const __m512d hi_low = XF_EXP2_SIXTEENTHS_LOW;
-        const __m512d hi_high = XF_EXP2_SIXTEENTHS_HIGH;
         const __m512d lo_low = _mm512_setr_pd(
             0.0, 8.551889705537965e-17, -3.046782079812471e-17, 8.912812676025408e-17,
             3.982015231465646e-17, 4.658027591836937e-17, 2.5382502794888315e-17,
@@ -171,20 +185,12 @@ cdef extern from *:
             -9.667293313452913e-17, -3.483994556892796e-17, 7.949834809697621e-17,
             2.4707192569797888e-17, 8.199010020581497e-17, 2.960140695448873e-17,
             3.283107224245627e-17, -1.0619946056195963e-16);
-        /* k = 1.5 * 2^48 + n/16: its last bit is 1/16, so n/16 comes out of the
-           subtraction, ready for vscalefpd (which floors it), without a multiply
-           by 1/16 and a rounding */
-        const __m512d shift = _mm512_set1_pd(422212465065984.0);      /* 1.5 * 2^48 */
-        /* e^-746 rounds to 0; max returns its second operand for a nan: x */
-        x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
-        __m512d k = _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shift); /* 1/ln2 */
-        __m512d n16 = _mm512_sub_pd(k, shift);
-        /* ln2 / 16 = C_hi + C_lo; n/16 times 16 C_hi, 16 C_lo (the same products) */
-        __m512d r = _mm512_fnmadd_pd(n16, _mm512_set1_pd(0.6931471805599453), x);
-        r = _mm512_fnmadd_pd(n16, _mm512_set1_pd(2.3190468138462996e-17), r);
-        /* the low 4 bits of k's bit pattern are j = n mod 16 */
-        __m512i j = _mm512_castpd_si512(k);
-        __m512d t_hi = _mm512_permutex2var_pd(hi_low, j, hi_high);
+        __m512d n16;
+        __m512i j;
+        __m512d r = xf_exp_reduce_v8(x, &n16, &j);
+        r = _mm512_fnmadd_pd(n16, _mm512_set1_pd(2.3190468138462996e-17), r);   /* 16 C_lo */
+        __m512d t_hi = _mm512_permutex2var_pd(XF_EXP2_SIXTEENTHS_LOW, j,
+                                              XF_EXP2_SIXTEENTHS_HIGH);
         __m512d t_lo = _mm512_permutex2var_pd(lo_low, j, lo_high);
         __m512d q = _mm512_set1_pd(1.0 / 5040.0);
         q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 720.0));

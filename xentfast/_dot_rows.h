@@ -16,6 +16,8 @@
 #ifndef XENTFAST_DOT_ROWS_H
 #define XENTFAST_DOT_ROWS_H
 
+#include "_inline.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -41,20 +43,20 @@ typedef long long xf_dot_mask __attribute__((vector_size(XF_DOT_VW * sizeof(long
 #define XF_SHUFFLE(a, b, ...) __builtin_shuffle((a), (b), (xf_dot_mask){__VA_ARGS__})
 #endif
 
-static inline xf_dot_vec xf_dot_load_d(const double* p) {
+XF_INLINE xf_dot_vec xf_dot_load_d(const double* p) {
     xf_dot_vec v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline xf_dot_vec xf_dot_load_f(const float* p) {
+XF_INLINE xf_dot_vec xf_dot_load_f(const float* p) {
     xf_dot_fvec v;
     memcpy(&v, p, sizeof v);
     return __builtin_convertvector(v, xf_dot_vec);
 }
 
 /* a[0..7] holds one accumulator per row; out[r] = the sum of a[r]'s lanes. */
-static inline void xf_dot_reduce8(xf_dot_vec* a, double* out) {
+XF_INLINE void xf_dot_reduce8(xf_dot_vec* a, double* out) {
 #if XF_DOT_VW == 8
     /* lanes after level 1: [a01 b01 a23 b23 a45 b45 a67 b67] for rows a, b */
     for (int i = 0; i < 4; i++)

@@ -33,6 +33,8 @@
 #ifndef XENTFAST_INFORMATION_F32_H
 #define XENTFAST_INFORMATION_F32_H
 
+#include "_inline.h"
+
 #include <stddef.h>
 #include <math.h>
 
@@ -42,15 +44,15 @@
 #define XF_INFORMATION_F32_VECTOR 1
 
 /* Where p or q lies outside [0, 1] (nan passes). */
-static inline __mmask16 xf_outside_unit_v16(__m512 p, __m512 q) {
+XF_INLINE __mmask16 xf_outside_unit_v16(__m512 p, __m512 q) {
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
     return _mm512_cmp_ps_mask(p, zero, _CMP_LT_OQ) | _mm512_cmp_ps_mask(p, one, _CMP_GT_OQ)
          | _mm512_cmp_ps_mask(q, zero, _CMP_LT_OQ) | _mm512_cmp_ps_mask(q, one, _CMP_GT_OQ);
 }
 
 /* k ln 2 + T + small = S + small2 (see the top) */
-static inline void xf_add_k_ln2_v16(__m512 k, __m512 T, __m512 small, __m512* S_out,
-                                    __m512* small_out) {
+XF_INLINE void xf_add_k_ln2_v16(__m512 k, __m512 T, __m512 small, __m512* S_out,
+                                __m512* small_out) {
     __m512 kh = _mm512_mul_ps(k, _mm512_set1_ps(0.693145751953125f));   /* ln 2, 16 bits */
     __m512 S = _mm512_add_ps(kh, T);
     *small_out = _mm512_add_ps(
@@ -61,8 +63,8 @@ static inline void xf_add_k_ln2_v16(__m512 k, __m512 T, __m512 small, __m512* S_
 
 /* terms[0..16) (those in take) = sign p (S + small), with 0 where p = 0 and +inf
  * where p > 0 = q; sign is +1 or -1. */
-static inline void xf_store_terms_v16(__m512 p, __m512 q, __m512 S, __m512 small, float sign,
-                                      double* terms, __mmask16 take) {
+XF_INLINE void xf_store_terms_v16(__m512 p, __m512 q, __m512 S, __m512 small, float sign,
+                                  double* terms, __mmask16 take) {
     const __m512 zero = _mm512_setzero_ps();
     __m512 ps = _mm512_mul_ps(p, _mm512_set1_ps(sign * 18446744073709551616.0f));   /* 2^64 */
     __m512 th = _mm512_mul_ps(ps, S);
@@ -84,8 +86,8 @@ static inline void xf_store_terms_v16(__m512 p, __m512 q, __m512 S, __m512 small
 }
 
 /* log q (kl = 0) or log(p / q) (kl = 1) as k ln 2 + log(1 + fh + fl) (see the top) */
-static inline void xf_log_parts_v16(__m512 p, __m512 q, const int kl, __m512* k_out,
-                                    __m512* fh_out, __m512* fl_out) {
+XF_INLINE void xf_log_parts_v16(__m512 p, __m512 q, const int kl, __m512* k_out,
+                                __m512* fh_out, __m512* fl_out) {
     const __m512 one = _mm512_set1_ps(1.0f);
     if (!kl) {
         __m512 m = _mm512_getmant_ps(q, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);

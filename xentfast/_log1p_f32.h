@@ -25,6 +25,8 @@
 #ifndef XENTFAST_LOG1P_F32_H
 #define XENTFAST_LOG1P_F32_H
 
+#include "_inline.h"
+
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 
@@ -38,8 +40,8 @@
 #endif
 
 /* two_sided is a constant at each call: 0 where fh >= 0 (one register per table) */
-static inline void xf_log1p_table_v16(__m512 fh, __m512 fl, const int two_sided,
-                                      __m512* T_out, __m512* small_out) {
+XF_INLINE void xf_log1p_table_v16(__m512 fh, __m512 fl, const int two_sided,
+                                  __m512* T_out, __m512* small_out) {
     const __m512 c_low = _mm512_setr_ps(
         1.0f, 0.941162109375f, 0.888916015625f, 0.842041015625f,
         0.800048828125f, 0.761962890625f, 0.727294921875f, 0.695556640625f,

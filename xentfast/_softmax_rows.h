@@ -19,6 +19,8 @@
 #ifndef XENTFAST_SOFTMAX_ROWS_H
 #define XENTFAST_SOFTMAX_ROWS_H
 
+#include "_inline.h"
+
 #define XF_SOFTMAX_ROWS_MAX_K 16
 
 /* e^x for x <= 0 (or nan) to about 2^-34 relative: xf_exp_nonpositive_v8's
@@ -29,7 +31,7 @@
  * the softmax rows, whose results are float32: an e_j within 2^-34 moves the
  * loss (about s where it is small) and the gradient e_j / (1 + s) by far less
  * than their float32 rounding. */
-static inline __m512d xf_exp_nonpositive_rough_v8(__m512d x) {
+XF_INLINE __m512d xf_exp_nonpositive_rough_v8(__m512d x) {
     __m512d n16;
     __m512i j;
     __m512d r = xf_exp_reduce_v8(x, &n16, &j);
@@ -48,7 +50,7 @@ static inline __m512d xf_exp_nonpositive_rough_v8(__m512d x) {
  * r^2 q(r), q the Taylor polynomial of degree 9 (truncation below 2^-58 of the
  * result).  T = LH + r by Fast2Sum (|LH| > |r| where LH != 0), the rest in a
  * tail: within about 0.8 ulp (the last rounding, and r's where j >= 1). */
-static inline __m512d xf_log1p_unit_v8(__m512d u) {
+XF_INLINE __m512d xf_log1p_unit_v8(__m512d u) {
     const __m512d c_low = _mm512_setr_pd(
         1.0, 0.9411764705882353, 0.8888888888888888, 0.8421052631578947,
         0.8, 0.7619047619047619, 0.7272727272727273, 0.6956521739130435);
@@ -99,7 +101,7 @@ static inline __m512d xf_log1p_unit_v8(__m512d u) {
  * w's last bit, and close to s); w = 2^E M with M in [1, 2), so log(1 + s) = E
  * ln 2 + log(1 + (M - 1)) + log(1 + err / w), the last as err inv (|err / w| <=
  * 2^-53; it is the whole result where s < 2^-53 and w = 1). */
-static inline __m512d xf_log1p_nonnegative_v8(__m512d s, __m512d inv) {
+XF_INLINE __m512d xf_log1p_nonnegative_v8(__m512d s, __m512d inv) {
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d w = _mm512_add_pd(one, s);
     __m512d err = _mm512_sub_pd(s, _mm512_sub_pd(w, one));
@@ -163,8 +165,8 @@ static inline void xf_softmax_plan_init(XfSoftmaxPlan* plan, Py_ssize_t k) {
 }
 
 /* out[0..k) from src[0..k): rows to classes or back (direction) */
-static inline void xf_softmax_shuffle(const XfSoftmaxPlan* plan, int direction,
-                                      const __m512* src, __m512* out) {
+XF_INLINE void xf_softmax_shuffle(const XfSoftmaxPlan* plan, int direction,
+                                  const __m512* src, __m512* out) {
     Py_ssize_t i, pair, k = plan->k;
     for (i = 0; i < k; i++) {
         __m512 v = _mm512_setzero_ps();

@@ -10,11 +10,12 @@ from libc.stdint cimport uint64_t
 
 cdef extern from *:
     """
+    #include "_inline.h"
     #include <stdint.h>
     #include <string.h>
     /* Bit casts between double and uint64; memcpy compiles to a register move. */
-    static inline uint64_t xf_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
-    static inline double xf_from_bits(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+    XF_INLINE uint64_t xf_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+    XF_INLINE double xf_from_bits(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
     """
     uint64_t xf_bits(double x) noexcept nogil
     double xf_from_bits(uint64_t u) noexcept nogil
@@ -149,6 +150,7 @@ cdef inline double log1p_nonnegative(double s) noexcept nogil:
 # Used where the kernels form e^x in a loop of its own (maps, BCE, softmax rows).
 cdef extern from *:
     """
+    #include "_inline.h"
     #include <immintrin.h>
     #if defined(__AVX512F__) && defined(__AVX512DQ__)
     #define XF_AVX512_EXP 1
@@ -165,7 +167,7 @@ cdef extern from *:
        n/16 and k, whose low 4 bits are j = n mod 16.  k = 1.5 * 2^48 + n/16: its
        last bit is 1/16, so n/16 comes out of the subtraction, ready for vscalefpd
        (which floors it), without a multiply by 1/16 and a rounding. */
-    static inline __m512d xf_exp_reduce_v8(__m512d x, __m512d* n16_out, __m512i* k_out) {
+    XF_INLINE __m512d xf_exp_reduce_v8(__m512d x, __m512d* n16_out, __m512i* k_out) {
         const __m512d shift = _mm512_set1_pd(422212465065984.0);      /* 1.5 * 2^48 */
         /* e^-746 rounds to 0; max returns its second operand for a nan: x */
         x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
@@ -176,7 +178,7 @@ cdef extern from *:
         /* ln2 / 16 = C_hi + C_lo; n/16 times 16 C_hi (the same product) */
         return _mm512_fnmadd_pd(n16, _mm512_set1_pd(0.6931471805599453), x);
     }
-    static inline __m512d xf_exp_nonpositive_v8(__m512d x) {
+    XF_INLINE __m512d xf_exp_nonpositive_v8(__m512d x) {
         const __m512d lo_low = _mm512_setr_pd(
             0.0, 8.551889705537965e-17, -3.046782079812471e-17, 8.912812676025408e-17,
             3.982015231465646e-17, 4.658027591836937e-17, 2.5382502794888315e-17,
@@ -204,14 +206,14 @@ cdef extern from *:
         return _mm512_scalef_pd(result, n16);
     }
     /* e^-|x| */
-    static inline __m512d xf_exp_neg_abs_v8(__m512d x) {
+    XF_INLINE __m512d xf_exp_neg_abs_v8(__m512d x) {
         return xf_exp_nonpositive_v8(_mm512_or_pd(x, _mm512_set1_pd(-0.0)));
     }
 
     /* sigmoid(x) = (x >= 0 ? 1 : E) / (1 + E), E = e^-|x|, as _scalar.sigmoid.
        (A reciprocal by vrcp14pd and Newton steps instead of the division was
        slower on Zen 4.) */
-    static inline __m512d xf_sigmoid_v8(__m512d x) {
+    XF_INLINE __m512d xf_sigmoid_v8(__m512d x) {
         __m512d e = xf_exp_neg_abs_v8(x);
         __mmask8 nonnegative = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GE_OQ);
         __m512d num = _mm512_mask_blend_pd(nonnegative, e, _mm512_set1_pd(1.0));
@@ -221,8 +223,8 @@ cdef extern from *:
     /* out[i] = op(x[i]) for i < n, eight at a time, the last few by masked loads
        and stores (which touch nothing past n); out may be x.  op is a constant at
        each call, so the compiler inlines it. */
-    static inline void xf_map_f64(__m512d (*op)(__m512d), const double* x, double* out,
-                                  Py_ssize_t n) {
+    XF_INLINE void xf_map_f64(__m512d (*op)(__m512d), const double* x, double* out,
+                              Py_ssize_t n) {
         Py_ssize_t i = 0;
         for (; i + 8 <= n; i += 8)
             _mm512_storeu_pd(out + i, op(_mm512_loadu_pd(x + i)));
@@ -233,8 +235,8 @@ cdef extern from *:
     }
 
     /* xf_map_f64 for float32, sixteen at a time */
-    static inline void xf_map_f32(__m512 (*op)(__m512), const float* x, float* out,
-                                  Py_ssize_t n) {
+    XF_INLINE void xf_map_f32(__m512 (*op)(__m512), const float* x, float* out,
+                              Py_ssize_t n) {
         Py_ssize_t i = 0;
         for (; i + 16 <= n; i += 16)
             _mm512_storeu_ps(out + i, op(_mm512_loadu_ps(x + i)));
@@ -272,8 +274,8 @@ cdef extern from *:
        (c2 + c3 s) to 2^-29.2 relative to e^s.  The pair
        h = TH, lo = TH (e^s - 1) + TL (|lo| < 0.023 h, not renormalised) is
        within about 2^-28 of 2^-m e^a. */
-    static inline void xf_exp_parts_v16(__m512 x, __m512* h_out, __m512* lo_out,
-                                        __m512* m_out) {
+    XF_INLINE void xf_exp_parts_v16(__m512 x, __m512* h_out, __m512* lo_out,
+                                    __m512* m_out) {
         /* e^-|x| = (h + lo) 2^floor(m), h = 2^(j/16) rounded, |lo| < 0.023 h */
         const __m512 table_hi = _mm512_setr_ps(
             1.0f, 1.0442737340927124f, 1.0905077457427979f, 1.1387885808944702f,
@@ -316,8 +318,8 @@ cdef extern from *:
        subnormal result, rounded a second time there.  Every float32 within 1
        ulp (tools/float32_sweep.py; README.md has the measured maximum). */
     /* σ(|x|) and σ(-|x|) 2^-floor(m), given e^-|x| = (h + lo) 2^floor(m). */
-    static inline void xf_sigmoid_parts_v16(__m512 h, __m512 lo, __m512 m, __m512* positive,
-                                            __m512* negative_unscaled) {
+    XF_INLINE void xf_sigmoid_parts_v16(__m512 h, __m512 lo, __m512 m, __m512* positive,
+                                        __m512* negative_unscaled) {
         const __m512 one = _mm512_set1_ps(1.0f);
         __m512 eh = _mm512_scalef_ps(h, m), el = _mm512_scalef_ps(lo, m);
         __m512 i = _mm512_rcp14_ps(_mm512_add_ps(one, _mm512_add_ps(eh, el)));
@@ -328,7 +330,7 @@ cdef extern from *:
         *positive = pos;
         *negative_unscaled = _mm512_fmadd_ps(h, i, tail);
     }
-    static inline __m512 xf_sigmoid_v16(__m512 x) {
+    XF_INLINE __m512 xf_sigmoid_v16(__m512 x) {
         __m512 h, lo, m, positive, negative_unscaled;
         xf_exp_parts_v16(x, &h, &lo, &m);
         xf_sigmoid_parts_v16(h, lo, m, &positive, &negative_unscaled);
@@ -350,9 +352,9 @@ cdef extern from *:
        xf_exp_parts_f32_array and xf_log1p_parts_f32 (every float32: 0.773 ulp
        at most, against 0.856).  Also gives the renormalised pair: e^-|x| = (h +
        lo) 2^floor(m), for the sigmoid of BCE's gradient. */
-    static inline void xf_log1p_exp_pair_parts_v16(__m512 x, __m512* T_out, __m512* small_out,
-                                                   __m512* h_out, __m512* lo_out,
-                                                   __m512* m_out) {
+    XF_INLINE void xf_log1p_exp_pair_parts_v16(__m512 x, __m512* T_out, __m512* small_out,
+                                               __m512* h_out, __m512* lo_out,
+                                               __m512* m_out) {
         __m512 h, lo, m;
         xf_exp_parts_v16(x, &h, &lo, &m);
         __m512 sum = _mm512_add_ps(h, lo);                       /* Fast2Sum: |lo| < 0.023 h */
@@ -364,7 +366,7 @@ cdef extern from *:
         *lo_out = lo;
         *m_out = m;
     }
-    static inline void xf_log1p_exp_pair_v16(__m512 x, __m512* T_out, __m512* small_out) {
+    XF_INLINE void xf_log1p_exp_pair_v16(__m512 x, __m512* T_out, __m512* small_out) {
         __m512 h, lo, m;
         xf_log1p_exp_pair_parts_v16(x, T_out, small_out, &h, &lo, &m);
     }
@@ -372,7 +374,7 @@ cdef extern from *:
        rounded once: TwoSum of the base and -T or T, then the tails (xf_add3_f32's
        steps).  At x = +-inf the error term is nan: those return the base.  A nan x
        gives nan (its base is 0).  softplus is a constant at each call. */
-    static inline __m512 xf_log1p_exp_v16(__m512 x, const int softplus) {
+    XF_INLINE __m512 xf_log1p_exp_v16(__m512 x, const int softplus) {
         __m512 T, small;
         xf_log1p_exp_pair_v16(x, &T, &small);
         __m512 zero = _mm512_setzero_ps();
@@ -388,8 +390,8 @@ cdef extern from *:
                                                 _CMP_EQ_OQ);
         return _mm512_mask_blend_ps(infinite, r, base);
     }
-    static inline __m512 xf_log_sigmoid_v16(__m512 x) { return xf_log1p_exp_v16(x, 0); }
-    static inline __m512 xf_softplus_v16(__m512 x) { return xf_log1p_exp_v16(x, 1); }
+    XF_INLINE __m512 xf_log_sigmoid_v16(__m512 x) { return xf_log1p_exp_v16(x, 0); }
+    XF_INLINE __m512 xf_softplus_v16(__m512 x) { return xf_log1p_exp_v16(x, 1); }
     static inline void xf_log_sigmoid_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_map_f32(xf_log_sigmoid_v16, x, out, n);
     }
@@ -583,14 +585,15 @@ cdef extern from *:
 # and tools/float32_sweep.py measures every float32 input.
 cdef extern from *:
     """
+    #include "_inline.h"
     #include <math.h>
     #if defined(__FMA__)
     #define XF_FLOAT32_ARITHMETIC 1
     #else
     #define XF_FLOAT32_ARITHMETIC 0
     #endif
-    static inline uint32_t xf_bits32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-    static inline float xf_from_bits32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+    XF_INLINE uint32_t xf_bits32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+    XF_INLINE float xf_from_bits32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
     #define XF_F32_SHIFT 12582912.0f                  /* 1.5 * 2^23 */
     #define XF_F32_LN2_HI 0.693147182464599609375f     /* ln 2 rounded to float32 */
     #define XF_F32_LN2_LO -1.904654323148236e-09f      /* ln 2 - XF_F32_LN2_HI, rounded */
@@ -605,8 +608,8 @@ cdef extern from *:
        within 2^-26.5 of e^r.  scale = 2^(n - n/2) 2^(n/2), both factors normal,
        is exact down to 2^-149; callers apply it last, so that a result in the
        subnormal range is rounded once, there. */
-    static inline void xf_exp_parts_f32(float a, float* h_out, float* lo_out,
-                                        float* scale_out) {
+    XF_INLINE void xf_exp_parts_f32(float a, float* h_out, float* lo_out,
+                                    float* scale_out) {
         a = a < -104.0f ? -104.0f : a;         /* e^-104 rounds to 0; nan stays */
         float k = fmaf(a, 1.44269502f, XF_F32_SHIFT);
         float n = k - XF_F32_SHIFT;
@@ -643,8 +646,8 @@ cdef extern from *:
        res = 1 - i D by FMAs (the division's remainder), so 1/D = i (1 + res) to
        2^-45.  Each branch is rounded once at the end (the negative one before
        the exact scaling by 2^n, or in the subnormal range at it). */
-    static inline void xf_sigmoid_both_f32(float h, float lo, float scale, float* positive,
-                                           float* negative) {
+    XF_INLINE void xf_sigmoid_both_f32(float h, float lo, float scale, float* positive,
+                                       float* negative) {
         /* σ(|x|) and σ(-|x|), given e^-|x| = (h + lo) scale from xf_exp_parts_f32 */
         float eh = h * scale, el = lo * scale;
         float d = 1.0f + eh;
@@ -656,7 +659,7 @@ cdef extern from *:
         *positive = fmaf(i, res, i);
         *negative = (p + fmaf(p, res, fmaf(lo, i, p_lo))) * scale;
     }
-    static inline float xf_sigmoid_f32(float x) {
+    XF_INLINE float xf_sigmoid_f32(float x) {
         float h, lo, scale, positive, negative;
         xf_exp_parts_f32(-fabsf(x), &h, &lo, &scale);
         xf_sigmoid_both_f32(h, lo, scale, &positive, &negative);
@@ -666,7 +669,7 @@ cdef extern from *:
     /* log(1 + f) = f - A for |f| <= sqrt2 - 1: A = f^2/2 - s (f^2/2 + R(s^2)) with
        s = f / (2 + f), |s| <= 0.172, R of degree 3 fitted on Chebyshev nodes
        (2^-30 relative); f - A is fdlibm's form, whose cancellation is harmless. */
-    static inline float xf_log1p_correction_f32(float f) {
+    XF_INLINE float xf_log1p_correction_f32(float f) {
         float s = f / (2.0f + f);
         float z = s * s;
         float R = z * fmaf(fmaf(0.29870936274528503f, z, 0.39977574348449707f), z,
@@ -684,8 +687,8 @@ cdef extern from *:
        1 / (1 + f) by its series to f^4 (it scales dl, below 2^-24).  T = k LN2_HI
        + f is exact; small (below 0.09) holds the rest, rounded at its own
        magnitude. */
-    static inline void xf_log1p_parts_f32(float h, float lo, float scale, float* T,
-                                          float* small) {
+    XF_INLINE void xf_log1p_parts_f32(float h, float lo, float scale, float* T,
+                                      float* small) {
         float eh = h * scale, el = lo * scale;
         float d = 1.0f + eh;
         float dl = ((1.0f - d) + eh) + el;
@@ -711,7 +714,7 @@ cdef extern from *:
        ln2 > |f| unless k = 0) gives its error, which goes into small. */
     #define XF_F32_LN2_HI16 0.693145751953125f      /* ln 2 to 16 bits */
     #define XF_F32_LN2_LO16 1.4286068203094173e-06f  /* ln 2 - XF_F32_LN2_HI16, rounded */
-    static inline void xf_log_parts_f32(float x, float* T, float* small) {
+    XF_INLINE void xf_log_parts_f32(float x, float* T, float* small) {
         int subnormal = x < 1.17549435e-38f;
         float scaled = subnormal ? x * 16777216.0f : x;          /* 2^24 */
         uint32_t bits = xf_bits32(scaled);
@@ -731,7 +734,7 @@ cdef extern from *:
     }
 
     /* base + T + small, rounded once: TwoSum of base and T (exact), then the tails. */
-    static inline float xf_add3_f32(float base, float T, float small) {
+    XF_INLINE float xf_add3_f32(float base, float T, float small) {
         float s = base + T;
         float bb = s - base;
         float err = (base - (s - bb)) + (T - bb);
@@ -741,14 +744,14 @@ cdef extern from *:
     /* softplus = max(x, 0) + log(1 + e^-|x|);  log_sigmoid = min(x, 0) - log(1 + e^-|x|),
        from the parts of e^-|x| (xf_exp_parts_f32).  At x = +-inf the sum's error
        term is nan: those return the base. */
-    static inline float xf_softplus_parts_f32(float x, float h, float lo, float scale) {
+    XF_INLINE float xf_softplus_parts_f32(float x, float h, float lo, float scale) {
         float T, small;
         xf_log1p_parts_f32(h, lo, scale, &T, &small);
         float base = x > 0.0f ? x : 0.0f;
         float r = xf_add3_f32(base, T, small);
         return fabsf(x) == INFINITY ? base : r;
     }
-    static inline float xf_log_sigmoid_parts_f32(float x, float h, float lo, float scale) {
+    XF_INLINE float xf_log_sigmoid_parts_f32(float x, float h, float lo, float scale) {
         float T, small;
         xf_log1p_parts_f32(h, lo, scale, &T, &small);
         float base = x < 0.0f ? x : 0.0f;

@@ -19,7 +19,7 @@
  * 16 bits (k ln2_hi is exact for |k| <= 2^8; here |k| <= 150), by Fast2Sum (k
  * ln2_hi is 0 or at least T's exponent).  The product with p is a pair too, p
  * first scaled by 2^64 so that its low part does not underflow where p is tiny;
- * the pair is added and unscaled in double.
+ * the pair is added in double, and the caller unscales the row sums.
  *
  * Error: the final rounding to float32 (1/2 ulp) plus the steps': up to five
  * roundings of 2^-24 relative on terms below 1/62 of the result (rh^2, q's Horner
@@ -42,6 +42,10 @@
 #include <immintrin.h>
 #include "_log1p_f32.h"
 #define XF_INFORMATION_F32_VECTOR 1
+/* The terms come out 2^64 times too large; their sums are multiplied by this
+ * (exact: a power of 2, and the sums neither over- nor underflow in double), a
+ * multiply per row instead of two per 16 terms. */
+#define XF_INFORMATION_F32_UNSCALE 5.421010862427522e-20   /* 2^-64 */
 
 /* Where p or q lies outside [0, 1] (nan passes). */
 XF_INLINE __mmask16 xf_outside_unit_v16(__m512 p, __m512 q) {
@@ -62,27 +66,31 @@ XF_INLINE void xf_add_k_ln2_v16(__m512 k, __m512 T, __m512 small, __m512* S_out,
 }
 
 /* terms[0..16) (those in take) = sign p (S + small), with 0 where p = 0 and +inf
- * where p > 0 = q; sign is +1 or -1. */
+ * where p > 0 = q; sign is +1 or -1.  entropy (a constant): S + small is the log
+ * of max(p, 2^-149), finite where p is 0, so that p (S + small) is 0 there
+ * without a select. */
 XF_INLINE void xf_store_terms_v16(__m512 p, __m512 q, __m512 S, __m512 small, float sign,
-                                  double* terms, __mmask16 take) {
+                                  const int entropy, double* terms, __mmask16 take) {
     const __m512 zero = _mm512_setzero_ps();
     __m512 ps = _mm512_mul_ps(p, _mm512_set1_ps(sign * 18446744073709551616.0f));   /* 2^64 */
     __m512 th = _mm512_mul_ps(ps, S);
     __m512 tl = _mm512_fmadd_ps(ps, small, _mm512_fmsub_ps(ps, S, th));
-    __mmask16 p_zero = _mm512_cmp_ps_mask(p, zero, _CMP_EQ_OQ);
-    __mmask16 q_zero = _mm512_cmp_ps_mask(q, zero, _CMP_EQ_OQ)
-                     & _mm512_cmp_ps_mask(p, zero, _CMP_GT_OQ);
-    th = _mm512_mask_blend_ps(q_zero, th, _mm512_set1_ps(INFINITY));
-    th = _mm512_mask_blend_ps(p_zero, th, zero);
-    tl = _mm512_maskz_mov_ps((__mmask16)~(p_zero | q_zero), tl);
-    __m512d unscale = _mm512_set1_pd(5.421010862427522e-20);   /* 2^-64 */
+    if (!entropy) {
+        __mmask16 p_zero = _mm512_cmp_ps_mask(p, zero, _CMP_EQ_OQ);
+        __mmask16 q_zero = _mm512_cmp_ps_mask(q, zero, _CMP_EQ_OQ)
+                         & _mm512_cmp_ps_mask(p, zero, _CMP_GT_OQ);
+        th = _mm512_mask_blend_ps(q_zero, th, _mm512_set1_ps(INFINITY));
+        th = _mm512_mask_blend_ps(p_zero, th, zero);
+        tl = _mm512_maskz_mov_ps((__mmask16)~(p_zero | q_zero), tl);
+    }
     __m512d low = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(th)),
                                 _mm512_cvtps_pd(_mm512_castps512_ps256(tl)));
     __m512d high = _mm512_add_pd(
         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(th), 1))),
         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(tl), 1))));
-    _mm512_mask_storeu_pd(terms, (__mmask8)take, _mm512_mul_pd(low, unscale));
-    _mm512_mask_storeu_pd(terms + 8, (__mmask8)(take >> 8), _mm512_mul_pd(high, unscale));
+    /* still times 2^64: the caller unscales the row sums (XF_INFORMATION_F32_UNSCALE) */
+    _mm512_mask_storeu_pd(terms, (__mmask8)take, low);
+    _mm512_mask_storeu_pd(terms + 8, (__mmask8)(take >> 8), high);
 }
 
 /* log q (kl = 0) or log(p / q) (kl = 1) as k ln 2 + log(1 + fh + fl) (see the top) */
@@ -128,10 +136,12 @@ static inline int xf_information_terms_f32(const float* p, const float* q, doubl
         __m512 qv = entropy ? pv : _mm512_maskz_loadu_ps(take, q + i);
         __m512 k, fh, fl, T, small, S, small2;
         bad |= xf_outside_unit_v16(pv, qv);
+        if (entropy)   /* the log of max(p, 2^-149) (a nan p stays nan) */
+            qv = _mm512_max_ps(_mm512_set1_ps(1.40129846e-45f), pv);
         xf_log_parts_v16(pv, qv, kl, &k, &fh, &fl);
-        xf_log1p_table_v16(fh, fl, 1, &T, &small);
+        xf_log1p_table_v16(fh, fl, 1, kl, &T, &small);   /* fl is 0 but for kl */
         xf_add_k_ln2_v16(k, T, small, &S, &small2);
-        xf_store_terms_v16(pv, qv, S, small2, kl ? 1.0f : -1.0f, terms + i, take);
+        xf_store_terms_v16(pv, qv, S, small2, kl ? 1.0f : -1.0f, entropy, terms + i, take);
     }
     return bad != 0;
 }
@@ -148,6 +158,7 @@ static inline int xf_kl_terms_f32(const float* p, const float* q, double* terms,
 }
 #else
 #define XF_INFORMATION_F32_VECTOR 0
+#define XF_INFORMATION_F32_UNSCALE 1.0
 /* Never called: the caller tests XF_INFORMATION_F32_VECTOR, a compile-time constant.  It
  * fills terms, so that the compiler sees no uninitialised reads. */
 static inline int xf_kl_terms_f32(const float* p, const float* q, double* terms,

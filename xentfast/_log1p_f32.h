@@ -39,9 +39,11 @@
 #define XF_KEEP_ROUNDED(x) ((void)0)
 #endif
 
-/* two_sided is a constant at each call: 0 where fh >= 0 (one register per table) */
+/* two_sided and low_part are constants at each call: two_sided 0 where fh >= 0
+ * (one register per table), low_part 0 where fl is 0 (an FMA saved: the compiler
+ * cannot drop fl c itself, which is nan for an infinite c). */
 XF_INLINE void xf_log1p_table_v16(__m512 fh, __m512 fl, const int two_sided,
-                                  __m512* T_out, __m512* small_out) {
+                                  const int low_part, __m512* T_out, __m512* small_out) {
     const __m512 c_low = _mm512_setr_ps(
         1.0f, 0.941162109375f, 0.888916015625f, 0.842041015625f,
         0.800048828125f, 0.761962890625f, 0.727294921875f, 0.695556640625f,
@@ -101,7 +103,7 @@ XF_INLINE void xf_log1p_table_v16(__m512 fh, __m512 fl, const int two_sided,
     XF_KEEP_ROUNDED(P);
     __m512 Pl = _mm512_fmsub_ps(fh, c, P);
     __m512 rh = _mm512_add_ps(P, _mm512_sub_ps(c, one));
-    __m512 rl = _mm512_fmadd_ps(fl, c, Pl);
+    __m512 rl = low_part ? _mm512_fmadd_ps(fl, c, Pl) : Pl;
     __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(0.20014992356300354f), rh,
                                _mm512_set1_ps(-0.25018441677093506f));
     q = _mm512_fmadd_ps(q, rh, _mm512_set1_ps(0.3333333134651184f));

@@ -360,7 +360,7 @@ cdef extern from *:
         __m512 sum = _mm512_add_ps(h, lo);                       /* Fast2Sum: |lo| < 0.023 h */
         lo = _mm512_sub_ps(lo, _mm512_sub_ps(sum, h));
         h = sum;
-        xf_log1p_table_v16(_mm512_scalef_ps(h, m), _mm512_scalef_ps(lo, m), 0, T_out,
+        xf_log1p_table_v16(_mm512_scalef_ps(h, m), _mm512_scalef_ps(lo, m), 0, 1, T_out,
                            small_out);
         *h_out = h;
         *lo_out = lo;

@@ -29,3 +29,21 @@ def test_speed_targets_report_the_lost_rows():
     assert lines[0] == "- rows where a peer is faster: 1 (target 0) — MISSED"
     assert any("sigmoid vs PyTorch, n = 10,000 float32: 0.90x (target ≥ 1.5x) — MISSED" in line
                for line in lines)
+
+
+def test_speed_targets_take_the_side_by_side_dtype_ratios():
+    rows = [row("sigmoid", 1_000_000, "float64", xentfast=2.0),
+            row("sigmoid", 1_000_000, "float32", xentfast=1.5)]
+    from_rows = _bench.speed_targets(rows, {}, 10_000_000, 2)
+    assert any("sigmoid: float32 throughput ÷ float64, n = 1,000,000: 1.33x (target ≥ 1.6x)"
+               in line for line in from_rows)
+    side_by_side = _bench.speed_targets(rows, {}, 10_000_000, 2,
+                                        {("sigmoid", 1_000_000): 1.7})
+    assert any("sigmoid: float32 throughput ÷ float64, n = 1,000,000 (timed side by side): "
+               "1.70x (target ≥ 1.6x) — met" in line for line in side_by_side)
+
+
+def test_dtype_ratios_time_both_dtypes_from_a_million_up():
+    ratios = _bench.dtype_ratios((256, 1_000_000), budget=0.01, rounds=1)
+    assert set(ratios) == {(label, 1_000_000) for label, _ in _bench.PEER_CASES}
+    assert all(ratio > 0 for ratio in ratios.values())

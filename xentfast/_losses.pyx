@@ -22,7 +22,7 @@ from xentfast._scalar cimport (xlogy, xlog1my, sum16, compensated_add, unweighte
 from xentfast._arrays cimport plain_array
 from xentfast._parallel cimport worth_threads, small_work, BLOCK
 from xentfast._vmath cimport (exp_nonpositive, log1p_unit, FLOAT32_ARITHMETIC, exp_parts_f32_array,
-                             AVX512_EXP, exp_nonpositive_array, bce_parts_f32,
+                             AVX512_EXP, exp_nonpositive_array, bce_block_f32, sum16_f32,
                              log1p_parts_f32, sigmoid_both_f32, SOFTMAX_ROWS_MAX_K,
                              SoftmaxPlan, softmax_plan_init, softmax_ce_rows16_f32)
 from xentfast._rows cimport (RowNormalizer, normalize_row, ROW_FINITE, ROW_ONE_POS_INF,
@@ -555,19 +555,11 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         # (tests/test_float32.py).  Not with weights: a weight can bring a term
         # that float32 flushes to 0 (e^-|z| below 2^-149) back into range.
         if AVX512_EXP:
-            # the log pair (and σ(±|z|) for the gradient) in one vector loop; exp_h and
-            # exp_lo hold the pair T + small here, not e^-|z|.  The targets' check
-            # joins the loss's loop, the first to read them.
-            bce_parts_f32(z, exp_h, exp_lo, sig_positive if grad_out != NULL else NULL,
-                          sig_negative, n)
-            for i in range(n):
-                bad |= target_outside_unit(y[i])
-                pos_loss[i] = unweighted_loss_f32(z[i], y[i], exp_h[i], exp_lo[i])
-            if grad_out != NULL:
-                # (the targets are in cache now; the loss alone does not pay for this)
-                soft = 0
-                for i in range(n):
-                    soft |= (y[i] != 0) & (y[i] != 1)
+            # the losses (into loss_out, or summed), the targets' checks and σ(±|z|)
+            # for the gradient in one vector loop (_vmath.pxd)
+            bce_block_f32(z, y, n, loss_out if loss_out != NULL else exp_h,
+                          sig_positive if grad_out != NULL else NULL, sig_negative, &bad,
+                          &soft)
         else:
             for i in range(n):
                 yi = y[i]
@@ -674,6 +666,9 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         for i in range(n):
             # nan logits propagate even where both coefficients are 0
             pos_loss[i] = z[i] if z[i] != z[i] else pos_loss[i]
+    if floating is float and FLOAT32_ARITHMETIC and AVX512_EXP and not weighted:
+        # bce_block_f32 wrote the losses to loss_out, or else to exp_h
+        return 0.0 if loss_out != NULL else sum16_f32(exp_h, n)
     # pos_loss now holds the losses.
     if loss_out != NULL:
         for i in range(n):

@@ -398,25 +398,89 @@ cdef extern from *:
     static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_map_f32(xf_softplus_v16, x, out, n);
     }
-    /* For the float32 BCE loss and its gradient: log(1 + e^-|x[i]|) = T[i] +
-       small[i] (as in xf_log1p_exp_pair_v16), and, unless positive is NULL (the
-       loss alone), σ(|x[i]|) and σ(-|x[i]|) into positive and negative (as in
-       xf_sigmoid_v16, from the same e^-|x| pair). */
-    static inline void xf_bce_parts_f32_array(const float* x, float* T, float* small,
-                                              float* positive, float* negative, Py_ssize_t n) {
+    /* The unweighted BCE-with-logits loss of 16 float32 values given log(1 + e^-|z|)
+       = T + small: unweighted_loss_f32's steps (_scalar.pxd) in vector lanes, the
+       same operations in the same order (so the same results): max(z, 0) - y z by
+       one FMA, added to the pair with one rounding (xf_add3_f32's steps); at z =
+       +-inf, c z with c = 1 - y (z >= 0) or -y, or 0 where c is 0. */
+    XF_INLINE __m512 xf_bce_loss_v16(__m512 z, __m512 y, __m512 T, __m512 small) {
+        const __m512 zero = _mm512_setzero_ps();
+        __m512 neg_y = _mm512_xor_ps(y, _mm512_set1_ps(-0.0f));   /* -y, as the scalar code */
+        __m512 c = _mm512_mask_sub_ps(neg_y, _mm512_cmp_ps_mask(z, zero, _CMP_GE_OQ),
+                                      _mm512_set1_ps(1.0f), y);
+        __m512 base = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, zero, _CMP_GT_OQ), z);
+        __m512 linear = _mm512_fmadd_ps(neg_y, z, base);
+        __m512 at_infinity = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, zero, _CMP_NEQ_UQ),
+                                                 _mm512_mul_ps(c, z));
+        __m512 s = _mm512_add_ps(linear, T);
+        __m512 bb = _mm512_sub_ps(s, linear);
+        __m512 err = _mm512_add_ps(_mm512_sub_ps(linear, _mm512_sub_ps(s, bb)),
+                                   _mm512_sub_ps(T, bb));
+        __m512 loss = _mm512_add_ps(s, _mm512_add_ps(err, small));
+        __mmask16 infinite = _mm512_cmp_ps_mask(_mm512_abs_ps(z), _mm512_set1_ps(INFINITY),
+                                                _CMP_EQ_OQ);
+        return _mm512_mask_blend_ps(infinite, loss, at_infinity);
+    }
+    /* One block of BCE with logits, float32, unweighted, in one pass: the losses
+       (xf_bce_loss_v16) into losses; *bad = 1 if a target lies outside [0, 1] or
+       is nan; and unless positive is NULL, σ(|z|) and σ(-|z|) into positive and
+       negative (as xf_sigmoid_v16 forms them) and *soft = 1 if a target is not 0
+       or 1.  One loop instead of two (the log pair stored, then read back with
+       the logits and the targets for the losses). */
+    static inline void xf_bce_block_f32(const float* z, const float* y, Py_ssize_t n,
+                                        float* losses, float* positive, float* negative,
+                                        int* bad, int* soft) {
+        const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+        __mmask16 bad_lanes = 0, soft_lanes = 0;
         Py_ssize_t i;
         for (i = 0; i < n; i += 16) {
             __mmask16 take = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-            __m512 t, sm, h, lo, m, pos, neg_unscaled;
-            xf_log1p_exp_pair_parts_v16(_mm512_maskz_loadu_ps(take, x + i), &t, &sm, &h, &lo, &m);
-            _mm512_mask_storeu_ps(T + i, take, t);
-            _mm512_mask_storeu_ps(small + i, take, sm);
+            __m512 zv = _mm512_maskz_loadu_ps(take, z + i);
+            __m512 yv = _mm512_maskz_loadu_ps(take, y + i);
+            __m512 T, small, h, lo, m;
+            xf_log1p_exp_pair_parts_v16(zv, &T, &small, &h, &lo, &m);
+            bad_lanes |= _mm512_mask_cmp_ps_mask(take, yv, zero, _CMP_LT_OQ)
+                       | _mm512_mask_cmp_ps_mask(take, yv, one, _CMP_GT_OQ)
+                       | _mm512_mask_cmp_ps_mask(take, yv, yv, _CMP_UNORD_Q);
+            _mm512_mask_storeu_ps(losses + i, take, xf_bce_loss_v16(zv, yv, T, small));
             if (positive != NULL) {
+                __m512 pos, neg_unscaled;
+                soft_lanes |= _mm512_mask_cmp_ps_mask(take, yv, zero, _CMP_NEQ_UQ)
+                            & _mm512_cmp_ps_mask(yv, one, _CMP_NEQ_UQ);
                 xf_sigmoid_parts_v16(h, lo, m, &pos, &neg_unscaled);
                 _mm512_mask_storeu_ps(positive + i, take, pos);
                 _mm512_mask_storeu_ps(negative + i, take, _mm512_scalef_ps(neg_unscaled, m));
             }
         }
+        *bad = bad_lanes != 0;
+        if (positive != NULL)
+            *soft = soft_lanes != 0;
+    }
+    /* sum16 (_scalar.pxd) of float terms, in double and in the same order: sixteen
+       partial sums, the last n mod 16 terms added to the first in turn, then the
+       same tree; below 16 terms a plain sum. */
+    static inline double xf_sum16_f32(const float* t, Py_ssize_t n) {
+        __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
+        double a[16], total = 0.0;
+        Py_ssize_t i = 0, q;
+        if (n < 16) {
+            for (i = 0; i < n; i++)
+                total += (double)t[i];
+            return total;
+        }
+        for (; i + 16 <= n; i += 16) {
+            low = _mm512_add_pd(low, _mm512_cvtps_pd(_mm256_loadu_ps(t + i)));
+            high = _mm512_add_pd(high, _mm512_cvtps_pd(_mm256_loadu_ps(t + i + 8)));
+        }
+        _mm512_storeu_pd(a, low);
+        _mm512_storeu_pd(a + 8, high);
+        for (; i < n; i++)
+            a[0] += (double)t[i];
+        for (q = 0; q < 8; q++)
+            a[q] += a[q + 8];
+        for (q = 0; q < 4; q++)
+            a[q] += a[q + 4];
+        return (a[0] + a[1]) + (a[2] + a[3]);
     }
 
     /* The max of a row of k >= 1 logits, the index of its first occurrence (0 if
@@ -503,11 +567,19 @@ cdef extern from *:
     static inline void xf_softplus_f32_array(const float* x, float* out, Py_ssize_t n) {
         xf_sigmoid_f32_array(x, out, n);
     }
-    static inline void xf_bce_parts_f32_array(const float* x, float* T, float* small,
-                                              float* positive, float* negative, Py_ssize_t n) {
-        (void)positive; (void)negative;
-        xf_sigmoid_f32_array(x, T, n);
-        xf_sigmoid_f32_array(x, small, n);
+    static inline void xf_bce_block_f32(const float* z, const float* y, Py_ssize_t n,
+                                        float* losses, float* positive, float* negative,
+                                        int* bad, int* soft) {
+        Py_ssize_t i;
+        (void)z; (void)y; (void)positive; (void)negative;
+        for (i = 0; i < n; i++)
+            losses[i] = 0.0f;
+        *bad = 1;
+        *soft = 1;
+    }
+    static inline double xf_sum16_f32(const float* t, Py_ssize_t n) {
+        (void)t; (void)n;
+        return 0.0;
     }
     static inline double xf_row_max_f32(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) {
@@ -553,9 +625,10 @@ cdef extern from *:
                                                           Py_ssize_t n) noexcept nogil
     void softplus_array_f32 "xf_softplus_f32_array"(const float* x, float* out,
                                                     Py_ssize_t n) noexcept nogil
-    void bce_parts_f32 "xf_bce_parts_f32_array"(const float* x, float* T, float* small,
-                                                float* positive, float* negative,
-                                                Py_ssize_t n) noexcept nogil
+    void bce_block_f32 "xf_bce_block_f32"(const float* z, const float* y, Py_ssize_t n,
+                                           float* losses, float* positive, float* negative,
+                                           int* bad, int* soft) noexcept nogil
+    double sum16_f32 "xf_sum16_f32"(const float* t, Py_ssize_t n) noexcept nogil
     double row_max_f32 "xf_row_max_f32"(const float* z, Py_ssize_t k, Py_ssize_t* argmax,
                                         int* has_nan) noexcept nogil
     double row_max_f64 "xf_row_max_f64"(const double* z, Py_ssize_t k, Py_ssize_t* argmax,

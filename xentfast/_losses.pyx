@@ -540,6 +540,7 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
     cdef float sig_positive[BLOCK]
     cdef float sig_negative[BLOCK]
     cdef float log_hi, log_lo, sig_large, sig_small, scale_hi, scale_lo
+    cdef floating* binary_grad = NULL   # where bce_block_f32 writes a 0/1 targets gradient
     cdef int bad = 0, soft = 1      # soft: some target is not 0 or 1 (assumed unless checked)
     cdef bint weighted
     # e^-|z| into exps and log(1 + e^-|z|) into neg_loss (until the next loop
@@ -555,11 +556,21 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
         # (tests/test_float32.py).  Not with weights: a weight can bring a term
         # that float32 flushes to 0 (e^-|z| below 2^-149) back into range.
         if AVX512_EXP:
-            # the losses (into loss_out, or summed), the targets' checks and σ(±|z|)
-            # for the gradient in one vector loop (_vmath.pxd)
+            # the losses (into loss_out, else exp_h), the targets' checks, σ(±|z|) and
+            # the gradient for targets 0 and 1 in one vector loop (_vmath.pxd).  That
+            # gradient is σ(z) (y = 0) or -σ(-z) (y = 1), times grad_scale as a float32
+            # pair, with no arithmetic in double.  σ's error (0.6 ulp at most) is
+            # relative and may count as twice that in ulp of the product, then one
+            # rounding: within 2 ulp (1.62 measured with the mean's scale, 0.55
+            # without), as the double route, which redoes it below if a target is
+            # neither 0 nor 1 (or the scale is out of the pair's range).
+            if fabs(grad_scale) >= 1e-30 and fabs(grad_scale) <= 1e30:
+                binary_grad = grad_out
+            scale_hi = <float>grad_scale
+            scale_lo = <float>(grad_scale - <double>scale_hi)
             bce_block_f32(z, y, n, loss_out if loss_out != NULL else exp_h,
-                          sig_positive if grad_out != NULL else NULL, sig_negative, &bad,
-                          &soft)
+                          sig_positive if grad_out != NULL else NULL, sig_negative,
+                          binary_grad, scale_hi, scale_lo, &bad, &soft)
         else:
             for i in range(n):
                 yi = y[i]
@@ -596,22 +607,9 @@ cdef double bce_logits_block(const floating* z, const floating* y, const floatin
             neg_loss[i] = ((1.0 - yi) * (log_term + (zi if zi > 0.0 else 0.0))
                            if yi != 1.0 else 0.0)
     bad_target[0] = bad
-    if (floating is float and AVX512_EXP and grad_out != NULL and not weighted and not soft
-            and fabs(grad_scale) >= 1e-30 and fabs(grad_scale) <= 1e30):
-        # Targets all 0 or 1 (the usual labels): the gradient is σ(z) (y = 0) or
-        # -σ(-z) (y = 1), times grad_scale as a float32 pair, with no arithmetic in
-        # double.  σ's error (0.6 ulp at most) is relative and may count as twice
-        # that in ulp of the product, then one rounding: within 2 ulp (1.62
-        # measured with the mean's scale, 0.55 without), as the double route.
-        scale_hi = <float>grad_scale
-        scale_lo = <float>(grad_scale - <double>scale_hi)
-        for i in range(n):
-            sig_large = sig_positive[i] if z[i] >= 0 else sig_negative[i]    # σ(z)
-            sig_small = sig_negative[i] if z[i] >= 0 else sig_positive[i]    # σ(-z)
-            # 0 - σ(-z), not -σ(-z): +0 where σ(-z) is 0, as the double route gives
-            sig_large = sig_large if y[i] == 0 else <float>0 - sig_small
-            grad_out[i] = <floating>(sig_large * scale_hi + sig_large * scale_lo)
-    elif grad_out != NULL and not weighted:
+    if grad_out != NULL and not weighted and not (binary_grad != NULL and not soft):
+        # (where binary_grad is set and the targets are all 0 or 1, bce_block_f32
+        # wrote the gradient)
         # Unweighted: the gradient goes straight to grad_out, in one pass.
         for i in range(n):
             zi = z[i]

@@ -426,9 +426,13 @@ cdef extern from *:
        is nan; and unless positive is NULL, σ(|z|) and σ(-|z|) into positive and
        negative (as xf_sigmoid_v16 forms them) and *soft = 1 if a target is not 0
        or 1.  One loop instead of two (the log pair stored, then read back with
-       the logits and the targets for the losses). */
+       the logits and the targets for the losses).  Unless grad is NULL (then
+       positive is not NULL either), the gradient for targets 0 and 1 into grad:
+       σ(z) (y = 0) or 0 - σ(-z), times the scale as the float32 pair scale_hi +
+       scale_lo (the caller redoes it where *soft turns out 1). */
     static inline void xf_bce_block_f32(const float* z, const float* y, Py_ssize_t n,
                                         float* losses, float* positive, float* negative,
+                                        float* grad, float scale_hi, float scale_lo,
                                         int* bad, int* soft) {
         const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
         __mmask16 bad_lanes = 0, soft_lanes = 0;
@@ -448,8 +452,20 @@ cdef extern from *:
                 soft_lanes |= _mm512_mask_cmp_ps_mask(take, yv, zero, _CMP_NEQ_UQ)
                             & _mm512_cmp_ps_mask(yv, one, _CMP_NEQ_UQ);
                 xf_sigmoid_parts_v16(h, lo, m, &pos, &neg_unscaled);
+                __m512 neg = _mm512_scalef_ps(neg_unscaled, m);
                 _mm512_mask_storeu_ps(positive + i, take, pos);
-                _mm512_mask_storeu_ps(negative + i, take, _mm512_scalef_ps(neg_unscaled, m));
+                _mm512_mask_storeu_ps(negative + i, take, neg);
+                if (grad != NULL) {
+                    __mmask16 nonnegative = _mm512_cmp_ps_mask(zv, zero, _CMP_GE_OQ);
+                    __m512 sig_z = _mm512_mask_blend_ps(nonnegative, neg, pos);
+                    __m512 sig_minus_z = _mm512_mask_blend_ps(nonnegative, pos, neg);
+                    /* 0 - σ(-z), not -σ(-z): +0 where σ(-z) is 0, as the double route */
+                    __m512 g = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_EQ_OQ),
+                                                    _mm512_sub_ps(zero, sig_minus_z), sig_z);
+                    g = _mm512_fmadd_ps(g, _mm512_set1_ps(scale_hi),
+                                        _mm512_mul_ps(g, _mm512_set1_ps(scale_lo)));
+                    _mm512_mask_storeu_ps(grad + i, take, g);
+                }
             }
         }
         *bad = bad_lanes != 0;
@@ -569,9 +585,11 @@ cdef extern from *:
     }
     static inline void xf_bce_block_f32(const float* z, const float* y, Py_ssize_t n,
                                         float* losses, float* positive, float* negative,
+                                        float* grad, float scale_hi, float scale_lo,
                                         int* bad, int* soft) {
         Py_ssize_t i;
-        (void)z; (void)y; (void)positive; (void)negative;
+        (void)z; (void)y; (void)positive; (void)negative; (void)grad; (void)scale_hi;
+        (void)scale_lo;
         for (i = 0; i < n; i++)
             losses[i] = 0.0f;
         *bad = 1;
@@ -627,6 +645,7 @@ cdef extern from *:
                                                     Py_ssize_t n) noexcept nogil
     void bce_block_f32 "xf_bce_block_f32"(const float* z, const float* y, Py_ssize_t n,
                                            float* losses, float* positive, float* negative,
+                                           float* grad, float scale_hi, float scale_lo,
                                            int* bad, int* soft) noexcept nogil
     double sum16_f32 "xf_sum16_f32"(const float* t, Py_ssize_t n) noexcept nogil
     double row_max_f32 "xf_row_max_f32"(const float* z, Py_ssize_t k, Py_ssize_t* argmax,

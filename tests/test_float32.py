@@ -105,6 +105,37 @@ def test_bce_with_logits_float32_terms(inputs):
         assert errors[worst] <= 2.0, f"y={y} grad: {errors[worst]:.3f} ulp at z={z[worst]!r}"
 
 
+def test_bce_with_logits_float32_gradient_of_a_block_with_one_soft_target():
+    # On the AVX-512 set a block's gradient for targets 0 and 1 is written in the
+    # loss's vector loop, then redone in double if a target of that block turns out
+    # soft: one soft target among 0s and 1s (first, inside, last of a 1024-value
+    # block) must get (1 - y) σ(z) - y σ(-z), and the block's other entries stay
+    # within 2 ulp of float64 on either route.
+    rng = np.random.default_rng(11)
+    n = 3000
+    z = rng.normal(0, 6, n).astype(np.float32)
+    for position in (0, 517, 1023, 1024, 2999):
+        y = (rng.random(n) < 0.5).astype(np.float32)
+        y[position] = 0.375
+        for reduction in ("none", "mean"):
+            _, grad32 = xentfast.binary_cross_entropy_with_logits(
+                z, y, reduction=reduction, return_grad=True)
+            _, grad64 = xentfast.binary_cross_entropy_with_logits(
+                z.astype(np.float64), y.astype(np.float64), reduction=reduction,
+                return_grad=True)
+            y64 = y.astype(np.float64)
+            larger_term = np.maximum((1 - y64) * xentfast.sigmoid(z.astype(np.float64)),
+                                     y64 * xentfast.sigmoid(-z.astype(np.float64)))
+            if reduction == "mean":
+                larger_term /= n
+            errors = sweep_tool.ulp_errors(grad32, grad64) * np.abs(grad64) / np.maximum(
+                larger_term, np.finfo(np.float32).tiny)
+            errors = np.where(grad32 == grad64, 0.0, errors)
+            worst = int(np.argmax(errors))
+            assert errors[worst] <= 2.0, (f"soft target at {position}, {reduction}: "
+                                          f"{errors[worst]:.3f} ulp at {worst}")
+
+
 def test_bce_with_logits_float32_weight_lifts_a_flushed_term():
     # e^-|z| of a float32 logit below -103.3 is under float32's smallest subnormal,
     # but a large weight brings the term w σ(z) (and w log(1 + e^-|z|)) back into the

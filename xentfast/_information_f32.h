@@ -65,7 +65,7 @@ XF_INLINE void xf_add_k_ln2_v16(__m512 k, __m512 T, __m512 small, __m512* S_out,
     *S_out = S;
 }
 
-/* terms[0..16) (those in take) = sign p (S + small), with 0 where p = 0 and +inf
+/* terms[0..16) (those in take) = 2^64 sign p (S + small), with 0 where p = 0 and +inf
  * where p > 0 = q; sign is +1 or -1.  entropy (a constant): S + small is the log
  * of max(p, 2^-149), finite where p is 0, so that p (S + small) is 0 there
  * without a select. */
@@ -123,7 +123,8 @@ XF_INLINE void xf_log_parts_v16(__m512 p, __m512 q, const int kl, __m512* k_out,
     *fl_out = _mm512_mul_ps(_mm512_fnmadd_ps(fh, mq, delta), y);
 }
 
-/* terms[i] = -p[i] log q[i] (kl = 0) or p[i] log(p[i] / q[i]) (kl = 1) for i < n;
+/* terms[i] = -p[i] log q[i] (kl = 0) or p[i] log(p[i] / q[i]) (kl = 1) for i < n,
+ * times 2^64 (the caller unscales the row sums by XF_INFORMATION_F32_UNSCALE);
  * returns 1 if a p or q lies outside [0, 1] (nan passes), for the caller to raise.
  * entropy (a constant): q is p, read once. */
 static inline int xf_information_terms_f32(const float* p, const float* q, double* terms,

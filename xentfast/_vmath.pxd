@@ -425,8 +425,8 @@ cdef extern from *:
        (xf_bce_loss_v16) into losses; *bad = 1 if a target lies outside [0, 1] or
        is nan; and unless positive is NULL, σ(|z|) and σ(-|z|) into positive and
        negative (as xf_sigmoid_v16 forms them) and *soft = 1 if a target is not 0
-       or 1.  One loop instead of two (the log pair stored, then read back with
-       the logits and the targets for the losses).  Unless grad is NULL (then
+       or 1.  One loop instead of three (the log pair stored, then read back with
+       the logits and the targets for the losses, then the gradient's).  Unless grad is NULL (then
        positive is not NULL either), the gradient for targets 0 and 1 into grad:
        σ(z) (y = 0) or 0 - σ(-z), times the scale as the float32 pair scale_hi +
        scale_lo (the caller redoes it where *soft turns out 1). */

@@ -75,8 +75,9 @@ def entropy(p, axis=-1, base=None):
     -----
     .. math:: H(p) = -\sum_i p_i \log p_i, \qquad 0 \log 0 = 0
 
-    A term with p = 0 is 0, by a select rather than a branch (so the loop
-    vectorises and log 0 = -inf never meets 0).  Terms are summed in float64 in
+    A term with p = 0 is 0, without a branch (so the loop vectorises and
+    log 0 = -inf never meets 0): a select, or for float32 on the AVX-512 kernel
+    set the log of max(p, 2^-149), finite there.  Terms are summed in float64 in
     fixed blocks whose sums are added with compensation, so the result does not
     depend on the thread count.
 

@@ -705,9 +705,10 @@ def _target(what, value, goal, at_least=True, unit="x"):
     return f"- {what}: {value:.2f}{unit} (target {sign} {goal:g}{unit}) — {verdict}"
 
 
-def peer_targets(rows, scaling, scaling_n, cores, table_threads):
-    """Issue 3's targets, checked against the table's rows (where they were measured) and
-    ``scaling`` (from ``thread_scaling`` at size scaling_n on ``cores`` threads)."""
+def peer_targets(rows, scaling, scaling_n, cores, table_threads, ratios=None):
+    """Issue 3's targets, checked against the table's rows (where they were measured),
+    ``scaling`` (from ``thread_scaling`` at size scaling_n on ``cores`` threads) and
+    ``ratios`` (from dtype_ratios; without them, float32 ÷ float64 from the rows)."""
     by_key = {(r.label, r.n, r.dtype): r for r in rows}
     big = 10_000_000
     lines = []
@@ -731,7 +732,10 @@ def peer_targets(rows, scaling, scaling_n, cores, table_threads):
             lines.append(_target(f"{label} vs {column}, n = 1e7 float64", value, goal))
     for label, _ in PEER_CASES:
         r64, r32 = by_key.get((label, big, "float64")), by_key.get((label, big, "float32"))
-        if r64 and r32:
+        if ratios and (label, big) in ratios:
+            lines.append(_target(f"{label}: float32 throughput ÷ float64, n = 1e7 (timed "
+                                 f"side by side)", ratios[(label, big)], 1.5))
+        elif r64 and r32:
             lines.append(_target(f"{label}: float32 throughput ÷ float64, n = 1e7",
                                  r64.seconds["xentfast"] / r32.seconds["xentfast"], 1.5))
     small = by_key.get(("BCE with logits, mean", 256, "float64"))
@@ -810,7 +814,7 @@ def run_peers(sizes=PEER_SIZES, dtypes=DTYPES, threads=1, budget=0.2, rounds=5,
         ratios = dtype_ratios(sizes, budget, rounds) if both else {}
         print_fn("### Targets (issue 3)")
         print_fn("")
-        for line in peer_targets(rows, scaling, max(sizes), cores, threads):
+        for line in peer_targets(rows, scaling, max(sizes), cores, threads, ratios):
             print_fn(line)
         print_fn("")
         print_fn("### Targets (issue 13)")

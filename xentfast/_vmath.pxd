@@ -425,11 +425,11 @@ cdef extern from *:
        (xf_bce_loss_v16) into losses; *bad = 1 if a target lies outside [0, 1] or
        is nan; and unless positive is NULL, σ(|z|) and σ(-|z|) into positive and
        negative (as xf_sigmoid_v16 forms them) and *soft = 1 if a target is not 0
-       or 1.  One loop instead of three (the log pair stored, then read back with
-       the logits and the targets for the losses, then the gradient's).  Unless grad is NULL (then
-       positive is not NULL either), the gradient for targets 0 and 1 into grad:
-       σ(z) (y = 0) or 0 - σ(-z), times the scale as the float32 pair scale_hi +
-       scale_lo (the caller redoes it where *soft turns out 1). */
+       or 1.  Unless grad is NULL (then positive is not NULL either), the gradient
+       for targets 0 and 1 into grad: σ(z) (y = 0) or 0 - σ(-z), times the scale
+       as the float32 pair scale_hi + scale_lo (the caller redoes it where *soft
+       turns out 1).  One loop instead of three (the log pair stored, then read
+       back with the logits and the targets for the losses, then the gradient's). */
     static inline void xf_bce_block_f32(const float* z, const float* y, Py_ssize_t n,
                                         float* losses, float* positive, float* negative,
                                         float* grad, float scale_hi, float scale_lo,

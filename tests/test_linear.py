@@ -105,6 +105,47 @@ def test_extreme_logits_stay_finite():
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e3], ids=["plain", "extreme-logits"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_samples, n_features", [(37, 8), (1000, 13), (203, 32), (96, 33)])
+def test_binary_row_blocks_against_reference(n_samples, n_features, dtype, weighted, scale):
+    # A binary pass over a C-ordered X runs in blocks of rows (_binary_rows.h on
+    # AVX-512, binary_row_blocks otherwise), the last few rows in tiles: sizes
+    # that leave a remainder of rows and of columns (d mod 8), with and without
+    # an intercept, weights, and logits of about ±1e4.
+    X, y, w = make_problem(n_samples, n_features, 1, seed=n_features, soft=True)
+    X = X.astype(dtype)
+    sw = np.random.default_rng(2).uniform(0, 3, n_samples) if weighted else None
+    for params in (w * scale, without_intercept(w) * scale):
+        fit_intercept = params.size == n_features + 1
+        loss, grad = linear_model.logistic_loss_and_grad(
+            params, X, y, sample_weight=sw, alpha=0.2, fit_intercept=fit_intercept)
+        ref_loss, ref_grad = reference.logistic_loss_and_grad(
+            params, X.astype(np.float64), y, sample_weight=sw, alpha=0.2,
+            fit_intercept=fit_intercept)
+        assert np.isfinite(loss) and np.isfinite(grad).all()
+        np.testing.assert_allclose(loss, ref_loss, rtol=1e-13)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-12,
+                                   atol=1e-14 * np.abs(ref_grad).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sgd_mini_batches_agree_across_layouts(dtype):
+    # Mini-batches of a C-ordered X go through the row blocks, those of a
+    # Fortran-ordered X through gathered column tiles: the same batches, the
+    # same steps, so the same coefficients up to the order of the sums.
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(3000, 19)).astype(dtype)
+    y = (rng.random(3000) < 0.3).astype(float)
+    fits = [linear_model.fit_logistic(linear_model._prepare_X(layout(X)), y, 1, alpha=0.01,
+                                      solver="sgd", max_iter=3, tol=0.0, batch_size=100,
+                                      random_state=4)
+            for layout in (np.ascontiguousarray, np.asfortranarray)]
+    np.testing.assert_allclose(fits[0].coef, fits[1].coef, rtol=1e-10, atol=1e-13)
+    assert not np.array_equal(fits[0].coef, 0.0)
+
+
 @pytest.mark.parametrize("implementation", [xentfast, reference], ids=["kernel", "reference"])
 def test_confident_multinomial_loss_and_residuals_keep_their_digits(implementation):
     # Every sample's own class leads by 40: softmax of that class is 1/(1 + r) with

@@ -83,6 +83,14 @@ cdef inline void dot_rows(const floating* const* row_block, const double* w, Py_
         xentfast_dot_rows_f(row_block, w, d, out)
 
 
+cdef inline void add_rows(const floating* const* row_block, const double* c, Py_ssize_t d,
+                          double* g) noexcept nogil:
+    if floating is double:
+        xentfast_add_rows_d(row_block, c, d, g)
+    else:
+        xentfast_add_rows_f(row_block, c, d, g)
+
+
 cdef void row_logits(const Problem* P, const floating* X, const double* w,
                      const Py_ssize_t* rows, Py_ssize_t t0, Py_ssize_t nt, Py_ssize_t n_rows,
                      double* Z) noexcept nogil:
@@ -118,6 +126,71 @@ cdef void row_logits(const Problem* P, const floating* X, const double* w,
         t += 1
 
 
+cdef Py_ssize_t binary_row_blocks(const Problem* P, const Pass* Q, const floating* X,
+                                  Py_ssize_t start, Py_ssize_t stop, double* G,
+                                  double* loss, double* weight_sum) noexcept nogil:
+    # A binary evaluation (loss, gradient, curvature) over rows start..stop of a
+    # C-ordered X, BLOCK_ROWS rows at a time: the block's logits, its samples'
+    # terms and its gradient update, while its rows are still in L1 (why:
+    # _binary_rows.h, which does whole passes on the AVX-512 set; this loop
+    # does them on the others, and mini-batches on all).  Adds to *loss and
+    # *weight_sum; returns the first row not done (the last few go through the
+    # tiles).
+    cdef Py_ssize_t d = P.n_features, t = start, q, i, u
+    cdef const floating* row_block[BLOCK_ROWS]
+    cdef double z[BLOCK_ROWS]
+    cdef double s[BLOCK_ROWS]
+    cdef double y[BLOCK_ROWS]
+    cdef double block_losses[BLOCK_ROWS]
+    cdef double curvature[BLOCK_ROWS]
+    cdef double losses[8]
+    cdef double weights[8]
+    cdef double b = Q.w[d] if P.fit_intercept else 0.0
+    cdef double* r
+    for q in range(8):
+        losses[q] = 0.0
+        weights[q] = 0.0
+    for q in range(BLOCK_ROWS):
+        s[q] = 1.0
+    while t + BLOCK_ROWS <= stop:
+        for q in range(BLOCK_ROWS):
+            i = sample_at(Q.rows, t + q)
+            row_block[q] = X + i * P.row_stride
+            y[q] = P.y[i]
+        if P.sample_weight != NULL:
+            for q in range(BLOCK_ROWS):
+                s[q] = P.sample_weight[sample_at(Q.rows, t + q)]
+        if Q.rows != NULL and t + PREFETCH_ROWS + BLOCK_ROWS <= stop:
+            # a mini-batch's rows are scattered: no hardware prefetcher follows them
+            # (for a whole pass, software prefetch made this loop slower on Zen 4)
+            for q in range(BLOCK_ROWS):
+                xentfast_prefetch(X + Q.rows[t + PREFETCH_ROWS + q] * P.row_stride,
+                                  d * sizeof(floating))
+        for u in range(0, BLOCK_ROWS, 8):
+            dot_rows(&row_block[u], Q.w, d, &z[u])
+        for q in range(BLOCK_ROWS):
+            z[q] += b
+        binary_terms(s, y, z, block_losses, curvature, BLOCK_ROWS)   # z: now the residuals
+        for u in range(0, BLOCK_ROWS, 8):
+            for q in range(8):
+                losses[q] += block_losses[u + q]
+                weights[q] += s[u + q]
+        if Q.keep_curvature:
+            for q in range(BLOCK_ROWS):
+                P.curvature[t + q] = curvature[q]
+        if Q.want_grad:
+            for u in range(0, BLOCK_ROWS, 8):
+                r = &z[u]
+                add_rows(&row_block[u], r, d, G)
+                G[d] += ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        t += BLOCK_ROWS
+    loss[0] += ((losses[0] + losses[1]) + (losses[2] + losses[3])) + (
+        (losses[4] + losses[5]) + (losses[6] + losses[7]))
+    weight_sum[0] += ((weights[0] + weights[1]) + (weights[2] + weights[3])) + (
+        (weights[4] + weights[5]) + (weights[6] + weights[7]))
+    return t
+
+
 cdef void row_gradient(const Problem* P, const floating* X, const Py_ssize_t* rows,
                        Py_ssize_t t0, Py_ssize_t nt, const double* Z, double* G) noexcept nogil:
     # G[c*(d+1) + j] += r_ct x_tj row by row (vectorised over j), and the intercepts.
@@ -132,9 +205,7 @@ cdef void row_gradient(const Problem* P, const floating* X, const Py_ssize_t* ro
         for c in range(k):
             r = Z + c * TILE + t
             g = G + c * (d + 1)
-            for j in range(d):
-                g[j] += (((r[0] * x[0][j] + r[1] * x[1][j]) + (r[2] * x[2][j] + r[3] * x[3][j]))
-                         + ((r[4] * x[4][j] + r[5] * x[5][j]) + (r[6] * x[6][j] + r[7] * x[7][j])))
+            add_rows(x, r, d, g)
             g[d] += ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
         t += 8
     while t < nt:
